@@ -1,0 +1,26 @@
+# Two entry points, each doing its own set-up in .venv:
+#   make demo   runs the main job on the embedded synthetic corpus
+#   make test   runs the test suite
+PYTHON ?= python3
+VENV := .venv
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test benchmark clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(INSTALLED)
+	$(VENV)/bin/sklearn-ser demo
+
+test: $(INSTALLED)
+	$(VENV)/bin/python -m pytest
+
+benchmark: $(INSTALLED)
+	$(VENV)/bin/python benchmarks/extraction.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,282 @@
+"""Audio input: decoding files, checking waveforms, and recognising what X holds.
+
+Every transformer that reads audio accepts the same kinds of ``X``:
+
+* a list, tuple, 1-D array or :class:`pandas.Series` of file paths (``str`` or
+  :class:`os.PathLike`), or a single-column 2-D array of them;
+* a list of 1-D floating-point waveforms, taken as sampled at the transformer's
+  ``sr``;
+* a 2-D floating-point array, one waveform per row.
+
+A bare string is rejected: it is one path, not a collection of them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import soundfile
+from scipy import sparse
+
+__all__ = ["InvalidAudioError", "load_audio", "check_audio_input"]
+
+RESAMPLER = "soxr_hq"
+
+_DATA_CHUNK_SIZE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+class InvalidAudioError(ValueError):
+    """Raised when a file or waveform cannot give a valid audio signal.
+
+    The message names the offending file (or the index of the waveform in
+    ``X``) and says what is wrong with it: not decodable, truncated, empty,
+    or holding non-finite samples.
+    """
+
+
+def load_audio(source, *, sr):
+    """Decode an audio file to a mono float32 waveform at ``sr`` Hz.
+
+    Any format libsndfile reads is accepted (WAV, FLAC, OGG/Vorbis, MP3 with
+    libsndfile >= 1.1, ...). Channels are averaged to mono and the signal is
+    resampled with the SoX high-quality resampler (``soxr_hq``), exactly as
+    ``librosa.load(source, sr=sr)`` does, so the samples are identical.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        Path to the audio file.
+    sr : int
+        Target sampling rate in Hz.
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,), dtype float32
+        The waveform, in [-1, 1] for integer-encoded files.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``source`` does not exist.
+    IsADirectoryError
+        If ``source`` is a directory.
+    InvalidAudioError
+        If the file is not decodable audio, is truncated (its header
+        declares more data than the file holds), has no samples, or holds
+        NaN or infinite samples.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, soundfile
+    >>> from sklearn_ser import load_audio
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = f"{tmp}/tone.wav"
+    ...     t = np.arange(48000) / 48000
+    ...     stereo = np.stack([np.sin(2 * np.pi * 440 * t)] * 2, axis=1) * 0.5
+    ...     soundfile.write(path, stereo, 48000)
+    ...     y = load_audio(path, sr=16000)
+    >>> y.shape, y.dtype
+    ((16000,), dtype('float32'))
+    """
+    path = _check_path(source)
+    sr = _check_sr(sr)
+    try:
+        with soundfile.SoundFile(path) as audio:
+            _check_not_truncated(audio, path)
+            declared_frames = audio.frames
+            native_sr = audio.samplerate
+            y = audio.read(dtype="float32", always_2d=True)
+    except soundfile.SoundFileError as exc:
+        raise InvalidAudioError(
+            f"Cannot decode audio file '{path}' (not audio, corrupt or truncated): "
+            f"{_libsndfile_reason(exc)}. Expected a file libsndfile reads (WAV, "
+            "FLAC, OGG, MP3, ...)."
+        ) from exc
+    if len(y) == 0:
+        raise InvalidAudioError(f"Audio file '{path}' has no samples.")
+    if len(y) < declared_frames:
+        raise InvalidAudioError(
+            f"Audio file '{path}' is truncated: its header declares "
+            f"{declared_frames} frames but only {len(y)} could be read."
+        )
+    if not np.isfinite(y).all():
+        raise InvalidAudioError(f"Audio file '{path}' holds NaN or infinite samples.")
+    y = y[:, 0] if y.shape[1] == 1 else y.mean(axis=1, dtype=np.float32)
+    if native_sr != sr:
+        import librosa
+
+        y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, res_type=RESAMPLER)
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def check_audio_input(X):
+    """Validate ``X`` and return its items as paths or checked waveforms.
+
+    Parameters
+    ----------
+    X : sequence of paths, sequence of 1-D float arrays, or 2-D float array
+        See the module docstring for the accepted forms.
+
+    Returns
+    -------
+    sources : list
+        One item per sample: a ``str`` path, or a 1-D float32 C-contiguous
+        waveform. Files are not opened here.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is a bare string or path, is empty, or is a 1-D numeric
+        array (one waveform rather than a collection of them).
+    TypeError
+        If an item is neither a path nor a numeric waveform.
+    InvalidAudioError
+        If a waveform is not 1-D, is empty, is not floating point, or holds
+        NaN or infinite values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ser._audio import check_audio_input
+    >>> sources = check_audio_input(["a.wav", np.zeros(8000)])
+    >>> sources[0], sources[1].dtype
+    ('a.wav', dtype('float32'))
+    >>> check_audio_input("a.wav")
+    Traceback (most recent call last):
+    ...
+    ValueError: X must be a collection of audio file paths or waveforms, got a single path 'a.wav'; wrap it in a list: ['a.wav'].
+    """
+    if isinstance(X, (str, bytes, os.PathLike)):
+        raise ValueError(
+            "X must be a collection of audio file paths or waveforms, got a single "
+            f"path {os.fsdecode(X)!r}; wrap it in a list: [{os.fsdecode(X)!r}]."
+        )
+    if hasattr(X, "to_numpy") and getattr(X, "ndim", 1) == 1:
+        X = X.to_numpy(dtype=object)
+    if sparse.issparse(X):
+        raise TypeError(
+            "Sparse input is not supported: X must hold audio file paths or dense waveforms."
+        )
+    if isinstance(X, Sequence):
+        items = list(X)
+    elif isinstance(X, np.ndarray) or hasattr(X, "__array__"):
+        items = _array_items(np.asarray(X))
+    else:
+        raise TypeError(
+            "X must be a list, tuple, array or Series of audio file paths or "
+            f"waveforms, got {type(X).__name__}."
+        )
+    if len(items) == 0:
+        raise ValueError("X is empty: at least one audio file or waveform is required.")
+    return [_check_item(item, index) for index, item in enumerate(items)]
+
+
+def _array_items(X):
+    if X.dtype.kind == "c":
+        raise ValueError("Complex data not supported: waveforms must be real.")
+    if X.dtype == object and X.ndim == 2 and X.shape[1] > 1:
+        X = X.astype(np.float64)
+    if X.dtype.kind in "fiub":
+        if X.ndim == 2:
+            return list(X)
+        if X.ndim == 1:
+            raise ValueError(
+                "X is a 1-D numeric array, which is one waveform. Reshape your data: "
+                "pass a list of waveforms ([y]) or a 2-D array with one waveform per row."
+            )
+    elif X.ndim == 1 or (X.ndim == 2 and X.shape[1] == 1):
+        return list(X.ravel())
+    raise ValueError(
+        f"X must be 1-D (paths or waveforms) or 2-D (one waveform per row); "
+        f"got an array of shape {X.shape} and dtype {X.dtype}."
+    )
+
+
+def _check_item(item, index):
+    if isinstance(item, (str, os.PathLike)):
+        return os.fspath(item)
+    if isinstance(item, bytes):
+        raise TypeError(
+            f"X[{index}] is bytes; pass file paths as str or pathlib.Path and "
+            "waveforms as float arrays."
+        )
+    try:
+        y = np.asarray(item)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"X[{index}] is neither a file path nor a waveform.") from exc
+    if y.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: X[{index}] must be a real waveform.")
+    if y.dtype.kind not in "fiub" or y.dtype == bool:
+        raise TypeError(
+            f"X[{index}] is neither a file path nor a numeric waveform "
+            f"(got {type(item).__name__} of dtype {y.dtype})."
+        )
+    return check_waveform(y, name=f"X[{index}]")
+
+
+def check_waveform(y, *, name="waveform"):
+    """Return ``y`` as a 1-D float32 C-contiguous waveform after checking it.
+
+    Integer arrays are refused: their scale (int16 full scale is 32767) is
+    ambiguous, and silently treating them as floats would give wrong numbers.
+    """
+    y = np.asarray(y)
+    if y.dtype.kind != "f":
+        raise InvalidAudioError(
+            f"{name} has dtype {y.dtype}; waveforms must be floating point in "
+            "[-1, 1] (for int16 audio use y / 32768)."
+        )
+    if y.ndim != 1:
+        raise InvalidAudioError(
+            f"{name} must be a 1-D mono waveform, got shape {y.shape}; mix "
+            "channels down first (e.g. y.mean(axis=0))."
+        )
+    if y.size == 0:
+        raise InvalidAudioError(f"{name} has no samples.")
+    if not np.isfinite(y).all():
+        raise InvalidAudioError(f"{name} holds NaN or infinite samples.")
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _check_path(source):
+    path = os.fspath(source)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"Audio file not found: '{path}'.")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"'{path}' is a directory, not an audio file.")
+    return path
+
+
+def _check_sr(sr):
+    if isinstance(sr, (bool, np.bool_)) or not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise ValueError(f"sr must be a positive integer sampling rate in Hz, got {sr!r}.")
+    return int(sr)
+
+
+def _check_not_truncated(audio, path):
+    """Catch WAV-family files whose data chunk is shorter than declared.
+
+    libsndfile decodes such files without an error, silently returning only
+    the samples present; its header report names the mismatch.
+    """
+    match = _DATA_CHUNK_SIZE.search(audio.extra_info)
+    if match and int(match.group(2)) < int(match.group(1)):
+        raise InvalidAudioError(
+            f"Audio file '{path}' is truncated: its header declares "
+            f"{match.group(1)} bytes of audio data but the file holds "
+            f"{match.group(2)}."
+        )
+
+
+def _libsndfile_reason(exc):
+    message = str(exc)
+    reason = message.split(": ", 1)[-1] if message.startswith("Error opening") else message
+    return reason.strip() or f"libsndfile error {getattr(exc, 'code', '?')}"
+
+
+def is_path(source):
+    """Whether an item returned by :func:`check_audio_input` is a file path."""
+    return isinstance(source, str)

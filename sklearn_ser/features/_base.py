@@ -1,0 +1,303 @@
+"""Shared machinery of the feature transformers: audio in, sequences out."""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+
+from .._audio import check_audio_input
+from .._cache import namespace
+from .._extraction import extract
+
+
+class FeatureSequences(list):
+    """A list of ``(n_frames, n_features)`` arrays that knows its feature names.
+
+    Returned by every sequence-producing transformer; the next step records
+    the names as ``feature_names_in_``, as scikit-learn does for DataFrame
+    columns. It is a plain ``list`` otherwise (indexing returns arrays, and
+    ``sklearn.utils._safe_indexing`` returns a list).
+
+    Parameters
+    ----------
+    sequences : iterable of ndarray
+        The per-utterance arrays.
+    feature_names : array-like of str
+        Names of the features (columns) of every array.
+    """
+
+    def __init__(self, sequences, feature_names):
+        super().__init__(sequences)
+        self.feature_names = np.asarray(feature_names, dtype=object)
+
+
+def record_feature_names(estimator, X):
+    """Set or clear ``feature_names_in_`` from a :class:`FeatureSequences`."""
+    names = getattr(X, "feature_names", None)
+    if names is not None and len(names) == estimator.n_features_in_:
+        estimator.feature_names_in_ = np.asarray(names, dtype=object)
+    elif hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
+
+
+class SequenceOutputMixin:
+    """Transformers whose output is a list of ``(n_frames, n_features)`` arrays.
+
+    Their output is not tabular, so ``set_output`` leaves it unchanged: a
+    Pipeline's ``set_output(transform="pandas")`` then applies to the step
+    that makes the data tabular (e.g. :class:`SequencePooling`). Output
+    wrapping is switched off for every subclass, so a global
+    ``sklearn.set_config(transform_output="pandas")`` leaves them alone too.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        kwargs["auto_wrap_output_keys"] = None
+        super().__init_subclass__(**kwargs)
+
+    def set_output(self, *, transform=None):
+        """Accept an output configuration; sequence outputs are unaffected.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"} or None
+            Ignored.
+
+        Returns
+        -------
+        self : estimator
+        """
+        return self
+
+
+class AudioFeatureTransformer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
+    """Base of the transformers that compute features from audio.
+
+    Subclasses define ``_make_computer()`` (a picklable callable mapping a
+    waveform to a ``(n_frames, n_features)`` float32 array),
+    ``_n_features_out()`` and ``_feature_prefix``.
+    """
+
+    _feature_prefix = "feature"
+    _parameter_constraints = {
+        "n_jobs": [Integral, None],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "verbose": ["verbose"],
+    }
+    _extraction_params = frozenset({"n_jobs", "memory", "verbose"})
+
+    def fit(self, X, y=None):
+        """Check the parameters and the input; nothing is learned.
+
+        Parameters
+        ----------
+        X : sequence of paths, sequence of 1-D float arrays, or 2-D float array
+            Audio input; files are not read.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        self._check_params()
+        check_audio_input(X)
+        return self
+
+    def transform(self, X):
+        """Compute the features of every utterance in ``X``.
+
+        Parameters
+        ----------
+        X : sequence of paths, sequence of 1-D float arrays, or 2-D float array
+            Audio files, or waveforms sampled at ``sr``.
+
+        Returns
+        -------
+        sequences : FeatureSequences
+            A list with one float32 array of shape (n_frames, n_features)
+            per utterance, time first.
+        """
+        self._validate_params()
+        self._check_params()
+        sources = check_audio_input(X)
+        sequences = extract(
+            sources,
+            self._make_computer(),
+            sr=self.sr,
+            n_jobs=self.n_jobs,
+            memory=self.memory,
+            namespace=self._cache_namespace(),
+            verbose=self.verbose,
+            desc=type(self).__name__,
+        )
+        return FeatureSequences(sequences, self.get_feature_names_out())
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the per-frame features, e.g. ``mel_0 ... mel_63``.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored: the features do not depend on the input's columns.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        return np.asarray([f"{self._feature_prefix}_{i}" for i in range(self._n_features_out())], dtype=object)
+
+    def _check_params(self):
+        """Cross-parameter checks beyond ``_parameter_constraints``."""
+
+    def _cache_namespace(self):
+        import librosa
+        import soundfile
+        import soxr
+
+        from .. import __version__
+
+        params = {k: v for k, v in sorted(self.get_params().items()) if k not in self._extraction_params}
+        versions = (__version__, librosa.__version__, soxr.__version__, soundfile.__libsndfile_version__)
+        return f"{type(self).__name__}-{namespace(type(self).__qualname__, params, versions)}"
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+
+class SequenceTransformer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
+    """Base of the transformers that map sequences to sequences."""
+
+    def fit(self, X, y=None):
+        """Check the parameters and record the number of features per frame.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_frames, n_features), or 3-D array
+            Feature sequences, e.g. the output of :class:`MelSpectrogram`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        self.n_features_in_ = check_sequences(X)[0].shape[1]
+        record_feature_names(self, X)
+        return self
+
+    def transform(self, X):
+        """Transform every sequence in ``X``.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_frames, n_features), or 3-D array
+            Feature sequences with the features seen in :meth:`fit`.
+
+        Returns
+        -------
+        sequences : FeatureSequences
+            A list with one float32 array of shape (n_frames, n_features_out)
+            per utterance.
+        """
+        check_is_fitted(self)
+        sequences = check_sequences(X, n_features=self.n_features_in_)
+        return FeatureSequences(map(self._transform_one, sequences), self.get_feature_names_out())
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the per-frame output features.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None
+            Names of the input features; ``x0, x1, ...`` when None.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        return self._feature_names_out(_check_feature_names_in(self, input_features))
+
+
+def check_sequences(X, *, n_features=None):
+    """Validate a batch of feature sequences.
+
+    Parameters
+    ----------
+    X : list or tuple of 2-D arrays, 1-D object array of 2-D arrays, or 3-D array
+        One ``(n_frames, n_features)`` array per utterance.
+    n_features : int, optional
+        Required number of features per frame.
+
+    Returns
+    -------
+    sequences : list of ndarray of shape (n_frames, n_features), float32
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is empty or not a batch of sequences, if a sequence is not
+        2-D, has no frames, holds NaN or infinite values, or if the
+        sequences do not all have the same (or the required) number of
+        features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ser.features import check_sequences
+    >>> [s.shape for s in check_sequences([np.zeros((5, 3)), np.ones((7, 3))])]
+    [(5, 3), (7, 3)]
+    """
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim != 3:
+            raise ValueError(
+                "Expected feature sequences: a list of (n_frames, n_features) arrays "
+                f"or a 3-D array; got an array of shape {X.shape}. Audio goes through "
+                "a feature transformer such as MelSpectrogram first."
+            )
+        items = list(X)
+    elif isinstance(X, (list, tuple, np.ndarray)):
+        items = list(X)
+    else:
+        raise ValueError(f"Expected a list of feature sequences, got {type(X).__name__}.")
+    if not items:
+        raise ValueError("X is empty: at least one sequence is required.")
+    sequences = [_check_sequence(item, index) for index, item in enumerate(items)]
+    expected = sequences[0].shape[1] if n_features is None else n_features
+    for index, sequence in enumerate(sequences):
+        if sequence.shape[1] != expected:
+            raise ValueError(
+                f"X[{index}] has {sequence.shape[1]} features per frame, expected {expected}."
+            )
+    return sequences
+
+
+def _check_sequence(item, index):
+    try:
+        sequence = np.asarray(item, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"X[{index}] is not a numeric (n_frames, n_features) array.") from exc
+    if sequence.ndim != 2:
+        raise ValueError(
+            f"X[{index}] must be a 2-D (n_frames, n_features) sequence, got shape "
+            f"{sequence.shape}. Audio goes through a feature transformer such as "
+            "MelSpectrogram first."
+        )
+    if sequence.shape[0] == 0 or sequence.shape[1] == 0:
+        raise ValueError(f"X[{index}] is empty (shape {sequence.shape}).")
+    if not np.isfinite(sequence).all():
+        raise ValueError(f"X[{index}] holds NaN or infinite values.")
+    return np.ascontiguousarray(sequence)

@@ -1,0 +1,365 @@
+"""Spectral transformers: Mel spectrograms and MFCC from audio."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import AudioFeatureTransformer
+
+_MEL_CONSTRAINTS = {
+    "sr": [Interval(Integral, 1, None, closed="left")],
+    "n_fft": [Interval(Integral, 2, None, closed="left")],
+    "hop_length": [Interval(Integral, 1, None, closed="left")],
+    "win_length": [Interval(Integral, 1, None, closed="left"), None],
+    "window": [str, tuple, callable],
+    "center": ["boolean"],
+    "n_mels": [Interval(Integral, 1, None, closed="left")],
+    "fmin": [Interval(Real, 0, None, closed="left")],
+    "fmax": [Interval(Real, 0, None, closed="neither"), None],
+    "power": [Interval(Real, 0, None, closed="neither")],
+    "top_db": [Interval(Real, 0, None, closed="left"), None],
+    "amin": [Interval(Real, 0, None, closed="neither")],
+}
+
+
+@dataclass(frozen=True, eq=False)
+class _LogMel:
+    """Waveform -> (n_frames, n_mels) Mel spectrogram, optionally log-scaled."""
+
+    n_fft: int
+    hop_length: int
+    win_length: int | None
+    window: object
+    center: bool
+    power: float
+    mel_basis: np.ndarray
+    log: str | None
+    top_db: float | None
+    amin: float
+
+    def mel_power(self, y):
+        import librosa
+
+        if len(y) < self.n_fft:
+            y = np.pad(y, (0, self.n_fft - len(y)))
+        spectrum = librosa.stft(
+            y,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window=self.window,
+            center=self.center,
+            pad_mode="constant",
+        )
+        return self.mel_basis @ np.abs(spectrum) ** self.power
+
+    def scale(self, mel):
+        import librosa
+
+        if self.log == "db":
+            power = mel if self.power == 2 else mel ** (2.0 / self.power)
+            return librosa.power_to_db(power, ref=1.0, amin=self.amin, top_db=self.top_db)
+        if self.log == "natural":
+            return np.log(np.maximum(mel, self.amin))
+        return mel
+
+    def __call__(self, y):
+        return np.ascontiguousarray(self.scale(self.mel_power(y)).T, dtype=np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class _MFCC:
+    """Waveform -> (n_frames, n_mfcc) MFCC from the dB Mel spectrogram."""
+
+    log_mel: _LogMel
+    n_mfcc: int
+    lifter: float
+
+    def __call__(self, y):
+        import librosa
+
+        log_mel = self.log_mel.scale(self.log_mel.mel_power(y))
+        mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=self.n_mfcc, lifter=self.lifter)
+        return np.ascontiguousarray(mfcc.T, dtype=np.float32)
+
+
+class _MelParamsMixin:
+    def _check_params(self):
+        nyquist = self.sr / 2
+        if self.win_length is not None and self.win_length > self.n_fft:
+            raise ValueError(f"win_length={self.win_length} must not exceed n_fft={self.n_fft}.")
+        fmax = nyquist if self.fmax is None else self.fmax
+        if fmax > nyquist:
+            raise ValueError(f"fmax={self.fmax} exceeds the Nyquist frequency sr/2={nyquist:g}.")
+        if self.fmin >= fmax:
+            raise ValueError(f"fmin={self.fmin} must be below fmax={fmax:g}.")
+
+    def _log_mel(self, log):
+        import librosa
+
+        mel_basis = librosa.filters.mel(
+            sr=self.sr, n_fft=self.n_fft, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax
+        )
+        return _LogMel(
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window=self.window,
+            center=self.center,
+            power=float(self.power),
+            mel_basis=mel_basis,
+            log=log,
+            top_db=self.top_db,
+            amin=self.amin,
+        )
+
+
+class MelSpectrogram(_MelParamsMixin, AudioFeatureTransformer):
+    """Mel spectrogram sequences from audio files or waveforms.
+
+    Each utterance is decoded (mono, resampled to ``sr`` with soxr, as
+    ``librosa.load``), framed by a short-time Fourier transform, projected
+    on a Mel filterbank (librosa's Slaney-style filters) and, by default,
+    converted to decibels. Clips shorter than ``n_fft`` samples are
+    zero-padded at the end to ``n_fft`` samples, so they give at least one
+    frame.
+
+    Parameters
+    ----------
+    sr : int, default=16000
+        Sampling rate in Hz that files are resampled to; waveform input is
+        taken as already sampled at ``sr``.
+    n_fft : int, default=512
+        FFT size in samples (32 ms at 16 kHz).
+    hop_length : int, default=160
+        Samples between successive frames (10 ms at 16 kHz).
+    win_length : int or None, default=None
+        Window length in samples, at most ``n_fft``; None means ``n_fft``.
+    window : str, tuple or callable, default="hann"
+        Window function, as in :func:`scipy.signal.get_window`.
+    center : bool, default=True
+        Pad the signal by ``n_fft // 2`` zeros on both sides so that frame
+        ``t`` is centred at sample ``t * hop_length``.
+    n_mels : int, default=64
+        Number of Mel bands.
+    fmin : float, default=0.0
+        Lowest frequency (Hz) of the filterbank.
+    fmax : float or None, default=None
+        Highest frequency (Hz); None means ``sr / 2``.
+    power : float, default=2.0
+        Exponent of the magnitude spectrum (1: energy, 2: power).
+    log : {"db", "natural"} or None, default="db"
+        Log scaling: decibels relative to 1.0 (``10 * log10``, as
+        :func:`librosa.power_to_db`), the natural logarithm, or none.
+    top_db : float or None, default=80.0
+        With ``log="db"``, clip each utterance at ``top_db`` below its peak;
+        None keeps the full range.
+    amin : float, default=1e-10
+        Floor applied to the (power) spectrum before taking the logarithm.
+    n_jobs : int or None, default=None
+        Utterances processed in parallel (threads); ``-1`` uses all cores.
+    memory : None, str, os.PathLike or joblib.Memory, default=None
+        Folder (or a ``joblib.Memory`` whose location is used) where the
+        features are cached. The key of a file changes when its content,
+        size, modification time or location changes, and the cache is
+        separate for every set of feature parameters.
+    verbose : int, default=0
+        Show a progress bar when positive.
+
+    See Also
+    --------
+    MFCC : Cepstral coefficients of the same Mel spectrogram.
+    DeltaStack : Append delta and delta-delta features.
+    SequencePooling : Statistics over time, for classical classifiers.
+
+    Notes
+    -----
+    The output is a list with one float32 array of shape
+    ``(n_frames, n_mels)`` per utterance (time first), where ``n_frames`` is
+    ``1 + len(y) // hop_length`` with ``center=True``. The transformer is
+    stateless: :meth:`fit` only validates.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ser.features import MelSpectrogram
+    >>> rng = np.random.default_rng(0)
+    >>> waveforms = [rng.standard_normal(16000).astype("float32") * 0.1,
+    ...              rng.standard_normal(8000).astype("float32") * 0.1]
+    >>> mel = MelSpectrogram(n_mels=40).fit(waveforms)
+    >>> [s.shape for s in mel.transform(waveforms)]
+    [(101, 40), (51, 40)]
+    >>> mel.get_feature_names_out()[:3]
+    array(['mel_0', 'mel_1', 'mel_2'], dtype=object)
+    """
+
+    _feature_prefix = "mel"
+    _parameter_constraints = {
+        **AudioFeatureTransformer._parameter_constraints,
+        **_MEL_CONSTRAINTS,
+        "log": [StrOptions({"db", "natural"}), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        sr=16000,
+        n_fft=512,
+        hop_length=160,
+        win_length=None,
+        window="hann",
+        center=True,
+        n_mels=64,
+        fmin=0.0,
+        fmax=None,
+        power=2.0,
+        log="db",
+        top_db=80.0,
+        amin=1e-10,
+        n_jobs=None,
+        memory=None,
+        verbose=0,
+    ):
+        self.sr = sr
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.win_length = win_length
+        self.window = window
+        self.center = center
+        self.n_mels = n_mels
+        self.fmin = fmin
+        self.fmax = fmax
+        self.power = power
+        self.log = log
+        self.top_db = top_db
+        self.amin = amin
+        self.n_jobs = n_jobs
+        self.memory = memory
+        self.verbose = verbose
+
+    def _make_computer(self):
+        return self._log_mel(self.log)
+
+    def _n_features_out(self):
+        return self.n_mels
+
+
+class MFCC(_MelParamsMixin, AudioFeatureTransformer):
+    """Mel-frequency cepstral coefficient sequences from audio.
+
+    The dB Mel spectrogram of :class:`MelSpectrogram` is decorrelated by an
+    orthonormal type-II DCT and the first ``n_mfcc`` coefficients are kept,
+    as :func:`librosa.feature.mfcc` does.
+
+    Parameters
+    ----------
+    n_mfcc : int, default=40
+        Number of coefficients, at most ``n_mels``.
+    lifter : float, default=0.0
+        Cepstral liftering coefficient; 0 disables liftering.
+    sr : int, default=16000
+        Sampling rate in Hz that files are resampled to; waveform input is
+        taken as already sampled at ``sr``.
+    n_fft : int, default=512
+        FFT size in samples.
+    hop_length : int, default=160
+        Samples between successive frames.
+    win_length : int or None, default=None
+        Window length in samples, at most ``n_fft``; None means ``n_fft``.
+    window : str, tuple or callable, default="hann"
+        Window function.
+    center : bool, default=True
+        Centre frames on their time stamps by padding the signal.
+    n_mels : int, default=64
+        Number of Mel bands the coefficients are computed from.
+    fmin : float, default=0.0
+        Lowest frequency (Hz) of the filterbank.
+    fmax : float or None, default=None
+        Highest frequency (Hz); None means ``sr / 2``.
+    power : float, default=2.0
+        Exponent of the magnitude spectrum.
+    top_db : float or None, default=80.0
+        Clip the dB Mel spectrogram at ``top_db`` below its peak.
+    amin : float, default=1e-10
+        Floor applied to the power spectrum before taking decibels.
+    n_jobs : int or None, default=None
+        Utterances processed in parallel (threads); ``-1`` uses all cores.
+    memory : None, str, os.PathLike or joblib.Memory, default=None
+        Feature cache location (see :class:`MelSpectrogram`).
+    verbose : int, default=0
+        Show a progress bar when positive.
+
+    See Also
+    --------
+    MelSpectrogram : The Mel spectrogram the coefficients come from.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ser.features import MFCC
+    >>> y = np.random.default_rng(0).standard_normal((2, 16000)).astype("float32")
+    >>> [s.shape for s in MFCC(n_mfcc=13).fit_transform(y)]
+    [(101, 13), (101, 13)]
+    """
+
+    _feature_prefix = "mfcc"
+    _parameter_constraints = {
+        **AudioFeatureTransformer._parameter_constraints,
+        **_MEL_CONSTRAINTS,
+        "n_mfcc": [Interval(Integral, 1, None, closed="left")],
+        "lifter": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_mfcc=40,
+        lifter=0.0,
+        sr=16000,
+        n_fft=512,
+        hop_length=160,
+        win_length=None,
+        window="hann",
+        center=True,
+        n_mels=64,
+        fmin=0.0,
+        fmax=None,
+        power=2.0,
+        top_db=80.0,
+        amin=1e-10,
+        n_jobs=None,
+        memory=None,
+        verbose=0,
+    ):
+        self.n_mfcc = n_mfcc
+        self.lifter = lifter
+        self.sr = sr
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.win_length = win_length
+        self.window = window
+        self.center = center
+        self.n_mels = n_mels
+        self.fmin = fmin
+        self.fmax = fmax
+        self.power = power
+        self.top_db = top_db
+        self.amin = amin
+        self.n_jobs = n_jobs
+        self.memory = memory
+        self.verbose = verbose
+
+    def _check_params(self):
+        super()._check_params()
+        if self.n_mfcc > self.n_mels:
+            raise ValueError(f"n_mfcc={self.n_mfcc} must not exceed n_mels={self.n_mels}.")
+
+    def _make_computer(self):
+        return _MFCC(self._log_mel("db"), n_mfcc=self.n_mfcc, lifter=float(self.lifter))
+
+    def _n_features_out(self):
+        return self.n_mfcc

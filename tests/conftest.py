@@ -1,0 +1,20 @@
+import numpy as np
+import pytest
+import soundfile
+
+
+def tone(sr, seconds=1.0, freq=440.0, amplitude=0.5):
+    t = np.arange(int(sr * seconds)) / sr
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+@pytest.fixture
+def write_audio(tmp_path):
+    """Write a waveform (1-D, or (n_samples, n_channels)) and return its path."""
+
+    def write(name, y, sr=16000, **kwargs):
+        path = tmp_path / name
+        soundfile.write(path, y, sr, **kwargs)
+        return path
+
+    return write

@@ -1,0 +1,185 @@
+import pickle
+
+import joblib
+import librosa
+import numpy as np
+import pytest
+import sklearn
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+
+from sklearn_ser import InvalidAudioError
+from sklearn_ser.features import MFCC, DeltaStack, MelSpectrogram, SequencePooling
+
+from .conftest import tone
+
+
+@pytest.fixture
+def clips(write_audio):
+    rng = np.random.default_rng(0)
+    speechy = [tone(24414, seconds=s, freq=f) + 0.05 * rng.standard_normal(int(24414 * s)).astype(np.float32)
+               for s, f in [(1.3, 220), (2.1, 330), (0.7, 180)]]
+    return [write_audio(f"clip{i}.flac", y, sr=24414) for i, y in enumerate(speechy)]
+
+
+def reference_log_mel(path, **params):
+    y, _ = librosa.load(path, sr=16000)
+    mel = librosa.feature.melspectrogram(y=y, sr=16000, **params)
+    return librosa.power_to_db(mel).T
+
+
+def test_mel_equals_the_librosa_way(clips):
+    out = MelSpectrogram(n_fft=2048, hop_length=512, n_mels=128).fit_transform(clips)
+    for sequence, path in zip(out, clips):
+        expected = reference_log_mel(path)
+        assert sequence.dtype == np.float32 and sequence.flags.c_contiguous
+        assert sequence.shape == expected.shape
+        np.testing.assert_allclose(sequence, expected, atol=1e-3)
+
+
+def test_mel_parameters_reach_librosa(clips):
+    params = dict(n_fft=400, hop_length=100, win_length=320, n_mels=40, fmin=50.0, fmax=7000.0, power=1.0)
+    (out,) = MelSpectrogram(log=None, **params).fit_transform(clips[:1])
+    y, _ = librosa.load(clips[0], sr=16000)
+    expected = librosa.feature.melspectrogram(y=y, sr=16000, **params).T
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_log_scalings(clips):
+    power = MelSpectrogram(log=None).fit_transform(clips[:1])[0]
+    natural = MelSpectrogram(log="natural").fit_transform(clips[:1])[0]
+    db = MelSpectrogram(log="db", top_db=None).fit_transform(clips[:1])[0]
+    np.testing.assert_allclose(natural, np.log(np.maximum(power, 1e-10)), atol=1e-4)
+    np.testing.assert_allclose(db, 10 * np.log10(np.maximum(power, 1e-10)), atol=1e-3)
+    clipped = MelSpectrogram(top_db=30.0).fit_transform(clips[:1])[0]
+    assert clipped.max() - clipped.min() == pytest.approx(30.0, abs=1e-4)
+
+
+def test_magnitude_db_is_amplitude_to_db(clips):
+    (out,) = MelSpectrogram(power=1.0, top_db=None).fit_transform(clips[:1])
+    magnitude = MelSpectrogram(power=1.0, log=None).fit_transform(clips[:1])[0]
+    np.testing.assert_allclose(out, librosa.amplitude_to_db(magnitude, amin=1e-5, top_db=None), atol=1e-3)
+
+
+def test_mfcc_equals_librosa(clips):
+    out = MFCC(n_mfcc=20, lifter=22, n_mels=40).fit_transform(clips)
+    for sequence, path in zip(out, clips):
+        y, _ = librosa.load(path, sr=16000)
+        expected = librosa.feature.mfcc(y=y, sr=16000, n_mfcc=20, lifter=22, n_mels=40, n_fft=512, hop_length=160).T
+        np.testing.assert_allclose(sequence, expected, atol=2e-3)
+
+
+def test_frame_count_and_names():
+    y = np.zeros((1, 16000), dtype=np.float32)
+    mel = MelSpectrogram(n_mels=32)
+    assert mel.fit_transform(y)[0].shape == (101, 32)
+    assert list(mel.get_feature_names_out()[[0, -1]]) == ["mel_0", "mel_31"]
+    assert list(MFCC(n_mfcc=13).get_feature_names_out()[[0, -1]]) == ["mfcc_0", "mfcc_12"]
+
+
+@pytest.mark.parametrize("n_samples", [1, 10, 511])
+def test_clip_shorter_than_a_window_is_padded(n_samples):
+    y = np.full(n_samples, 0.5, dtype=np.float32)
+    (out,) = MelSpectrogram().fit_transform([y])
+    assert out.shape == (1 + 512 // 160, 64)
+    assert np.isfinite(out).all()
+
+
+def test_silence_gives_the_floor():
+    (out,) = MelSpectrogram().fit_transform([np.zeros(16000, dtype=np.float32)])
+    np.testing.assert_allclose(out, np.full_like(out, -100.0), atol=1e-4)
+
+
+def test_waveforms_are_taken_at_sr(clips):
+    y = librosa.load(clips[0], sr=8000)[0]
+    from_file = MelSpectrogram(sr=8000, n_fft=256, hop_length=80).fit_transform(clips[:1])[0]
+    from_waveform = MelSpectrogram(sr=8000, n_fft=256, hop_length=80).fit_transform([y])[0]
+    np.testing.assert_array_equal(from_file, from_waveform)
+
+
+def test_parallel_equals_serial(clips):
+    serial = MelSpectrogram(n_jobs=1).fit_transform(clips * 3)
+    parallel = MelSpectrogram(n_jobs=2).fit_transform(clips * 3)
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_progress_bar(clips, capsys):
+    MelSpectrogram(verbose=1).fit_transform(clips)
+    assert "MelSpectrogram" in capsys.readouterr().err
+    MelSpectrogram(verbose=0).fit_transform(clips)
+    assert capsys.readouterr().err == ""
+
+
+def test_bad_file_in_a_batch_is_named(clips, tmp_path):
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF....WAVEnot really")
+    with pytest.raises(InvalidAudioError, match="broken.wav"):
+        MelSpectrogram(n_jobs=2).fit_transform(clips + [broken])
+    with pytest.raises(FileNotFoundError, match="gone.wav"):
+        MelSpectrogram().fit_transform(clips + [tmp_path / "gone.wav"])
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(fmax=9000), "fmax=9000 exceeds the Nyquist frequency sr/2=8000"),
+        (dict(fmin=4000, fmax=3000), "fmin=4000 must be below fmax=3000"),
+        (dict(win_length=1024), "win_length=1024 must not exceed n_fft=512"),
+        (dict(log="log10"), "'log' parameter"),
+        (dict(n_mels=0), "'n_mels' parameter"),
+        (dict(sr=16000.0), "'sr' parameter"),
+        (dict(memory=3), "'memory' parameter"),
+    ],
+)
+def test_invalid_parameters_are_named(params, match):
+    with pytest.raises(ValueError, match=match):
+        MelSpectrogram(**params).fit([np.zeros(1000)])
+
+
+def test_mfcc_count_above_mel_bands():
+    with pytest.raises(ValueError, match="n_mfcc=80 must not exceed n_mels=64"):
+        MFCC(n_mfcc=80).fit_transform([np.zeros(1000)])
+
+
+def test_transform_validates_without_fit():
+    with pytest.raises(ValueError, match="fmax"):
+        MelSpectrogram(fmax=1e5).transform([np.zeros(1000)])
+
+
+def test_clone_pickle_and_joblib(tmp_path, clips):
+    mel = MelSpectrogram(n_mels=20, memory=str(tmp_path / "cache"))
+    assert clone(mel).get_params() == mel.get_params()
+    expected = mel.fit_transform(clips)
+    restored = pickle.loads(pickle.dumps(mel))
+    joblib.dump(restored, tmp_path / "mel.joblib")
+    for a, b in zip(joblib.load(tmp_path / "mel.joblib").transform(clips), expected):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_output_is_indexable_and_picklable(clips):
+    from sklearn.utils import _safe_indexing
+
+    out = MelSpectrogram().fit_transform(clips)
+    picked = _safe_indexing(out, np.array([2, 0]))
+    np.testing.assert_array_equal(picked[0], out[2])
+    for a, b in zip(pickle.loads(pickle.dumps(out)), out):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_set_output_pandas_reaches_the_pooled_step(clips):
+    pipe = make_pipeline(MFCC(n_mfcc=5), DeltaStack(order=1), SequencePooling(stats=("mean", "std")))
+    frame = pipe.set_output(transform="pandas").fit_transform(clips)
+    names = list(pipe.get_feature_names_out())
+    assert frame.shape == (3, 20)
+    assert list(frame.columns) == names
+    assert names[:2] == ["mfcc_0_mean", "mfcc_1_mean"]
+    assert names[5] == "mfcc_0_delta_mean" and names[-1] == "mfcc_4_delta_std"
+
+
+def test_global_pandas_output_leaves_sequences_alone(clips):
+    with sklearn.config_context(transform_output="pandas"):
+        out = MelSpectrogram().fit_transform(clips)
+        pooled = make_pipeline(MelSpectrogram(n_mels=4), SequencePooling()).fit_transform(clips)
+    assert isinstance(out, list) and len(out) == 3
+    assert list(pooled.columns) == [f"mel_{i}_{stat}" for stat in ("mean", "std") for i in range(4)]
