@@ -46,6 +46,27 @@ def naive(paths):
     return features
 
 
+def stage_costs(paths, mel):
+    """Milliseconds per file of each stage, single-threaded, on ``paths``."""
+    import soundfile
+
+    compute = mel._make_computer()
+    totals = dict.fromkeys(["decode", "resample", "features (sklearn-ser)", "features (librosa loop)"], 0.0)
+    for path in paths:
+        t0 = time.perf_counter()
+        y, native_sr = soundfile.read(path, dtype="float32")
+        t1 = time.perf_counter()
+        y = librosa.resample(y, orig_sr=native_sr, target_sr=SR, res_type="soxr_hq")
+        t2 = time.perf_counter()
+        compute(y)
+        t3 = time.perf_counter()
+        librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=SR))
+        t4 = time.perf_counter()
+        for name, seconds in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            totals[name] += seconds
+    return {name: 1e3 * seconds / len(paths) for name, seconds in totals.items()}
+
+
 def timed(function, *args):
     start = time.perf_counter()
     result = function(*args)
@@ -86,6 +107,11 @@ def main(argv=None):
         speedup = (t_naive / len(paths)) / (seconds / n)
         print(f"| {name} | {seconds:.3f} | {n / seconds:,.0f} | {speedup:.1f}x |")
     print(f"max |difference| from the librosa loop: {max_diff:.2e} dB")
+    print()
+    print("| stage (1 thread, first 500 files) | ms per file |")
+    print("|---|---:|")
+    for name, ms in stage_costs(paths[:500], mel).items():
+        print(f"| {name} | {ms:.2f} |")
 
 
 if __name__ == "__main__":

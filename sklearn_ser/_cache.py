@@ -1,13 +1,10 @@
 """On-disk feature cache shared by the audio transformers.
 
-Layout under ``<location>/sklearn_ser_features/<namespace>/``, where the
-namespace digests the transformer class, its feature parameters and the
-versions of the libraries that compute them:
-
-* ``items/ab/abcdef....npy``: one utterance's features;
-* ``batches/0123....npz``: a whole batch (the features of every item of one
-  ``transform`` call, concatenated, with their lengths), so that repeating the
-  same call costs one read instead of one per file.
+Entries live under ``<location>/sklearn_ser_features/<namespace>/``, where
+the namespace digests the transformer class, its feature parameters and the
+versions of the libraries that compute them, in packs: ``.npz`` files that
+each hold the keys, lengths and concatenated features of the utterances
+computed together (see :class:`FeatureCache`).
 
 A file is identified by its absolute path, size, inode, device and
 modification and status-change times (``os.stat``), which change whenever
@@ -64,7 +61,15 @@ def source_key(source, *, now=None):
 
 
 class FeatureCache:
-    """Per-utterance feature arrays stored under one namespace directory."""
+    """Per-utterance feature arrays stored in packs under one namespace directory.
+
+    A pack is one ``.npz`` file holding the keys, lengths and concatenated
+    features of up to ``pack_size`` utterances computed together, so that
+    writing and reading a corpus costs a few large file operations instead
+    of one per utterance.
+    """
+
+    pack_size = 1024
 
     def __init__(self, directory):
         self.directory = Path(directory)
@@ -77,7 +82,7 @@ class FeatureCache:
         location = getattr(memory, "location", memory)
         if location is None:
             return None
-        return cls(Path(location) / "sklearn_ser_features" / namespace)
+        return cls(Path(location).expanduser() / "sklearn_ser_features" / namespace)
 
     def keys(self, sources):
         now = time.time()
@@ -85,47 +90,46 @@ class FeatureCache:
 
     def lookup(self, keys):
         """Cached arrays for ``keys``, ``None`` where an entry is missing."""
-        batch = self._load_batch(keys)
-        if batch is not None:
-            return batch
-        return [self._load_item(key) for key in keys]
+        wanted = set(keys)
+        found = {}
+        for pack in sorted(self.directory.glob("*.npz")):
+            if not wanted:
+                break
+            found.update(_read_pack(pack, wanted))
+            wanted.difference_update(found)
+        return [found.get(key) for key in keys]
 
-    def store_item(self, key, array):
-        """Write one utterance's features."""
-        _atomic_write(self._item_path(key), lambda fh: np.save(fh, array, allow_pickle=False))
+    def store(self, keys, arrays):
+        """Write the features of ``keys`` as packs of at most ``pack_size``."""
+        for start in range(0, len(keys), self.pack_size):
+            chunk_keys = keys[start : start + self.pack_size]
+            chunk = arrays[start : start + self.pack_size]
+            _atomic_write(
+                self.directory / f"{_digest(*chunk_keys)}.npz",
+                lambda fh, k=chunk_keys, a=chunk: np.savez(
+                    fh,
+                    keys=np.asarray(k),
+                    lengths=np.asarray([len(x) for x in a], dtype=np.int64),
+                    data=np.concatenate(a, axis=0),
+                ),
+            )
 
-    def store_batch(self, keys, arrays):
-        """Write the features of a whole batch as one entry."""
-        _atomic_write(
-            self._batch_path(keys),
-            lambda fh: np.savez(
-                fh,
-                data=np.concatenate(arrays, axis=0),
-                lengths=np.asarray([len(a) for a in arrays], dtype=np.int64),
-            ),
-        )
 
-    def _item_path(self, key):
-        return self.directory / "items" / key[:2] / f"{key}.npy"
-
-    def _batch_path(self, keys):
-        return self.directory / "batches" / f"{_digest(*keys)}.npz"
-
-    def _load_item(self, key):
-        try:
-            return np.load(self._item_path(key), allow_pickle=False)
-        except _LOAD_ERRORS:
-            return None
-
-    def _load_batch(self, keys):
-        try:
-            with np.load(self._batch_path(keys), allow_pickle=False) as stored:
-                data, lengths = stored["data"], stored["lengths"]
-        except _LOAD_ERRORS:
-            return None
-        if len(lengths) != len(keys) or lengths.sum() != len(data):
-            return None
-        return np.split(data, np.cumsum(lengths)[:-1])
+def _read_pack(path, wanted):
+    """The entries of one pack whose keys are in ``wanted``; none if it is damaged."""
+    try:
+        with np.load(path, allow_pickle=False) as pack:
+            keys = pack["keys"]
+            hits = [i for i, key in enumerate(keys.tolist()) if key in wanted]
+            if not hits:
+                return {}
+            lengths, data = pack["lengths"], pack["data"]
+    except _LOAD_ERRORS:
+        return {}
+    if len(lengths) != len(keys) or lengths.sum() != len(data):
+        return {}
+    items = np.split(data, np.cumsum(lengths)[:-1])
+    return {keys[i].item(): items[i] for i in hits}
 
 
 def _atomic_write(path, write):

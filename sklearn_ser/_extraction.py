@@ -3,7 +3,8 @@
 Decoding (libsndfile), resampling (soxr) and the FFTs all release the GIL,
 so the default is a pool of threads: no worker start-up and no re-import of
 librosa per process, which on a few hundred short files costs more than the
-work itself. BLAS is held to one thread per worker while the pool runs, so
+work itself. Files are dispatched in chunks of :data:`CHUNK_SIZE` to keep the
+scheduling overhead small. BLAS is held to one thread per worker while the pool runs, so
 the workers do not oversubscribe the cores. ``joblib.parallel_config`` can
 select another backend.
 """
@@ -16,6 +17,8 @@ from tqdm.auto import tqdm
 
 from ._audio import is_path, load_audio
 from ._cache import FeatureCache
+
+CHUNK_SIZE = 16
 
 
 def extract(sources, compute, *, sr, n_jobs=None, memory=None, namespace="", verbose=0, desc=None):
@@ -51,19 +54,36 @@ def extract(sources, compute, *, sr, n_jobs=None, memory=None, namespace="", ver
     missing = [i for i, result in enumerate(results) if result is None]
     if not missing:
         return results
-    tasks = (delayed(_compute_one)(sources[i], compute, sr) for i in missing)
+    chunks = [missing[start : start + CHUNK_SIZE] for start in range(0, len(missing), CHUNK_SIZE)]
+    tasks = (delayed(_compute_chunk)([sources[i] for i in chunk], compute, sr) for chunk in chunks)
     parallel = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")
-    with threadpool_limits(limits=1, user_api="blas"):
-        outputs = parallel(tasks)
-        for i, features in zip(
-            missing, tqdm(outputs, total=len(missing), desc=desc, disable=not verbose, unit="file")
-        ):
-            results[i] = features
-            if cache is not None:
-                cache.store_item(keys[i], features)
-    if cache is not None:
-        cache.store_batch(keys, results)
+    done = []
+    try:
+        with threadpool_limits(limits=1, user_api="blas"), tqdm(
+            total=len(missing), desc=desc, disable=not verbose, unit="file"
+        ) as progress:
+            for chunk, (outputs, error) in zip(chunks, parallel(tasks)):
+                for i, features in zip(chunk, outputs):
+                    results[i] = features
+                done.extend(chunk[: len(outputs)])
+                progress.update(len(outputs))
+                if error is not None:
+                    raise error
+    finally:
+        if cache is not None and done:
+            cache.store([keys[i] for i in done], [results[i] for i in done])
     return results
+
+
+def _compute_chunk(sources, compute, sr):
+    """Features of each source, up to the first failure, and that failure."""
+    outputs = []
+    for source in sources:
+        try:
+            outputs.append(_compute_one(source, compute, sr))
+        except Exception as error:
+            return outputs, error
+    return outputs, None
 
 
 def _compute_one(source, compute, sr):
