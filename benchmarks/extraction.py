@@ -94,7 +94,8 @@ def main(argv=None):
     max_diff = max(float(np.abs(ours - theirs.T).max()) for ours, theirs in zip(cold, reference))
     assert all(np.array_equal(a, b) for a, b in zip(cold, warm)), "cache returned different features"
     print(f"# {len(paths)} files ({total_bytes / 1e6:.0f} MB) from {args.tess_root}")
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, librosa {librosa.__version__}")
+    machine = platform.processor() or platform.machine()
+    print(f"# {machine}, {os.cpu_count()} cores, Python {sys.version.split()[0]}, librosa {librosa.__version__}")
     print("| run | seconds | files/s | speed-up vs librosa loop |")
     print("|---|---:|---:|---:|")
     for name, seconds, n in [

@@ -87,9 +87,7 @@ def main(argv=None):
         )
         generation = time.perf_counter() - start
         start = time.perf_counter()
-        features = np.array(
-            Parallel(n_jobs=args.n_jobs)(delayed(mfcc_statistics)(p) for p in corpus["path"])
-        )
+        features = np.array(Parallel(n_jobs=args.n_jobs)(delayed(mfcc_statistics)(p) for p in corpus["path"]))
         extraction = time.perf_counter() - start
 
     labels = corpus["label"].to_numpy()
@@ -101,9 +99,7 @@ def main(argv=None):
     )
     random_splits = StratifiedKFold(5, shuffle=True, random_state=0).split(features, labels)
     speaker_splits = LeaveOneGroupOut().split(features, labels, groups=speakers)
-    random_accuracy, random_balanced = report(
-        "random 80/20 (5 folds)", score_splits(features, labels, random_splits)
-    )
+    random_accuracy, random_balanced = report("random 80/20 (5 folds)", score_splits(features, labels, random_splits))
     speaker_scores = score_splits(features, labels, speaker_splits)
     speaker_accuracy, speaker_balanced = report("leave one speaker out", speaker_scores)
     for speaker, (accuracy, balanced) in zip(np.unique(speakers), speaker_scores):

@@ -147,7 +147,7 @@ def check_audio_input(X):
     >>> check_audio_input("a.wav")
     Traceback (most recent call last):
     ...
-    ValueError: X must be a collection of audio file paths or waveforms, got a single path 'a.wav'; wrap it in a list: ['a.wav'].
+    ValueError: X must be a collection of audio file paths or waveforms, got a single path 'a.wav'...
     """
     if isinstance(X, (str, bytes, os.PathLike)):
         raise ValueError(
@@ -157,17 +157,14 @@ def check_audio_input(X):
     if hasattr(X, "to_numpy") and getattr(X, "ndim", 1) == 1:
         X = X.to_numpy(dtype=object)
     if sparse.issparse(X):
-        raise TypeError(
-            "Sparse input is not supported: X must hold audio file paths or dense waveforms."
-        )
+        raise TypeError("Sparse input is not supported: X must hold audio file paths or dense waveforms.")
     if isinstance(X, Sequence):
         items = list(X)
     elif isinstance(X, np.ndarray) or hasattr(X, "__array__"):
         items = _array_items(np.asarray(X))
     else:
         raise TypeError(
-            "X must be a list, tuple, array or Series of audio file paths or "
-            f"waveforms, got {type(X).__name__}."
+            f"X must be a list, tuple, array or Series of audio file paths or waveforms, got {type(X).__name__}."
         )
     if len(items) == 0:
         raise ValueError("X is empty: at least one audio file or waveform is required.")
@@ -199,10 +196,7 @@ def _check_item(item, index):
     if isinstance(item, (str, os.PathLike)):
         return os.fspath(item)
     if isinstance(item, bytes):
-        raise TypeError(
-            f"X[{index}] is bytes; pass file paths as str or pathlib.Path and "
-            "waveforms as float arrays."
-        )
+        raise TypeError(f"X[{index}] is bytes; pass file paths as str or pathlib.Path and waveforms as float arrays.")
     try:
         y = np.asarray(item)
     except (ValueError, TypeError) as exc:
@@ -211,8 +205,7 @@ def _check_item(item, index):
         raise ValueError(f"Complex data not supported: X[{index}] must be a real waveform.")
     if y.dtype.kind not in "fiub" or y.dtype == bool:
         raise TypeError(
-            f"X[{index}] is neither a file path nor a numeric waveform "
-            f"(got {type(item).__name__} of dtype {y.dtype})."
+            f"X[{index}] is neither a file path nor a numeric waveform (got {type(item).__name__} of dtype {y.dtype})."
         )
     return check_waveform(y, name=f"X[{index}]")
 
@@ -226,13 +219,11 @@ def check_waveform(y, *, name="waveform"):
     y = np.asarray(y)
     if y.dtype.kind != "f":
         raise InvalidAudioError(
-            f"{name} has dtype {y.dtype}; waveforms must be floating point in "
-            "[-1, 1] (for int16 audio use y / 32768)."
+            f"{name} has dtype {y.dtype}; waveforms must be floating point in [-1, 1] (for int16 audio use y / 32768)."
         )
     if y.ndim != 1:
         raise InvalidAudioError(
-            f"{name} must be a 1-D mono waveform, got shape {y.shape}; mix "
-            "channels down first (e.g. y.mean(axis=0))."
+            f"{name} must be a 1-D mono waveform, got shape {y.shape}; mix channels down first (e.g. y.mean(axis=0))."
         )
     if y.size == 0:
         raise InvalidAudioError(f"{name} has no samples.")

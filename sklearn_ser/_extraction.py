@@ -59,9 +59,10 @@ def extract(sources, compute, *, sr, n_jobs=None, memory=None, namespace="", ver
     parallel = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")
     done = []
     try:
-        with threadpool_limits(limits=1, user_api="blas"), tqdm(
-            total=len(missing), desc=desc, disable=not verbose, unit="file"
-        ) as progress:
+        with (
+            threadpool_limits(limits=1, user_api="blas"),
+            tqdm(total=len(missing), desc=desc, disable=not verbose, unit="file") as progress,
+        ):
             for chunk, (outputs, error) in zip(chunks, parallel(tasks)):
                 for i, features in zip(chunk, outputs):
                     results[i] = features

@@ -38,7 +38,9 @@ def build_parser():
     demo.add_argument("--seed", type=int, default=0, help="random seed of the corpus and the folds (default: 0)")
     demo.add_argument("--n-jobs", type=int, default=-1, help="parallel extraction workers (default: all cores)")
     demo.add_argument(
-        "--cache-dir", default=None, help="folder for the corpus and features (default: $SKLEARN_SER_CACHE or ~/.cache/sklearn-ser)"
+        "--cache-dir",
+        default=None,
+        help="folder for the corpus and features (default: $SKLEARN_SER_CACHE or ~/.cache/sklearn-ser)",
     )
     demo.set_defaults(run=_demo)
     return parser

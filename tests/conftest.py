@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile
@@ -18,3 +21,7 @@ def write_audio(tmp_path):
         return path
 
     return write
+
+
+TESS_ROOT = Path(os.environ.get("SKLEARN_SER_TESS", Path(__file__).resolve().parents[2] / "shared" / "data" / "tess"))
+requires_tess = pytest.mark.skipif(not TESS_ROOT.is_dir(), reason=f"TESS corpus not found at {TESS_ROOT}")

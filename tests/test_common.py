@@ -7,10 +7,7 @@ from sklearn_ser.features import MFCC, DeltaStack, MelSpectrogram, SequencePooli
 
 SMALL = dict(n_fft=64, hop_length=16, n_mels=8)
 
-SEQUENCE_OUTPUT = (
-    "the output is a list of (n_frames, n_features) sequences, not a 2-D array "
-    "with a shape and dtype"
-)
+SEQUENCE_OUTPUT = "the output is a list of (n_frames, n_features) sequences, not a 2-D array with a shape and dtype"
 AUDIO_INPUT = {
     "check_n_features_in": "waveforms of any length are valid input, so there is no n_features_in_",
     "check_n_features_in_after_fitting": "waveforms of any length are valid input, so there is no n_features_in_",

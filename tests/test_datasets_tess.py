@@ -1,4 +1,3 @@
-import os
 import re
 from pathlib import Path
 
@@ -9,11 +8,7 @@ import soundfile as sf
 
 from sklearn_ser.datasets import EMOTIONS_TESS, load_tess
 
-TESS_ROOT = Path(
-    os.environ.get(
-        "SKLEARN_SER_TESS", Path(__file__).resolve().parents[2] / "shared" / "data" / "tess"
-    )
-)
+from .conftest import TESS_ROOT
 
 FLAC_LAYOUT = [
     "OAF_angry/OAF_bar_angry.flac",
@@ -213,9 +208,7 @@ def test_real_tess_corpus():
         assert count == (199 if cell in incomplete else 200), cell
 
     misspelled = frame[frame["path"].str.endswith("OA_bite_neutral.flac")]
-    assert misspelled[["speaker", "label", "text"]].values.tolist() == [
-        ["OAF", "neutral", "bite"]
-    ]
+    assert misspelled[["speaker", "label", "text"]].values.tolist() == [["OAF", "neutral", "bite"]]
 
     food_fear = frame[(frame["speaker"] == "OAF") & (frame["text"] == "food")]
     food_fear = food_fear[food_fear["label"] == "fear"]["path"].item()

@@ -87,7 +87,8 @@ def test_pooling_rejects_bad_stats(sequences, stats):
 
 def test_pooling_names(sequences):
     pool = SequencePooling(stats=("mean", "slope")).fit(FeatureSequences(sequences, ["f0", "rms", "zcr"]))
-    assert list(pool.get_feature_names_out()) == ["f0_mean", "rms_mean", "zcr_mean", "f0_slope", "rms_slope", "zcr_slope"]
+    expected = ["f0_mean", "rms_mean", "zcr_mean", "f0_slope", "rms_slope", "zcr_slope"]
+    assert list(pool.get_feature_names_out()) == expected
 
 
 @pytest.mark.parametrize(

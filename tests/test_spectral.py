@@ -11,14 +11,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn_ser import InvalidAudioError
 from sklearn_ser.features import MFCC, DeltaStack, MelSpectrogram, SequencePooling
 
-from .conftest import tone
+from .conftest import TESS_ROOT, requires_tess, tone
 
 
 @pytest.fixture
 def clips(write_audio):
     rng = np.random.default_rng(0)
-    speechy = [tone(24414, seconds=s, freq=f) + 0.05 * rng.standard_normal(int(24414 * s)).astype(np.float32)
-               for s, f in [(1.3, 220), (2.1, 330), (0.7, 180)]]
+    speechy = [
+        tone(24414, seconds=s, freq=f) + 0.05 * rng.standard_normal(int(24414 * s)).astype(np.float32)
+        for s, f in [(1.3, 220), (2.1, 330), (0.7, 180)]
+    ]
     return [write_audio(f"clip{i}.flac", y, sr=24414) for i, y in enumerate(speechy)]
 
 
@@ -43,6 +45,23 @@ def test_mel_parameters_reach_librosa(clips):
     y, _ = librosa.load(clips[0], sr=16000)
     expected = librosa.feature.melspectrogram(y=y, sr=16000, **params).T
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(n_fft=512, hop_length=160),
+        dict(n_fft=400, hop_length=100, win_length=300, window="hamming"),
+        dict(n_fft=256, hop_length=64, center=False, window=("kaiser", 8.0)),
+        dict(n_fft=1024, hop_length=256, power=1.5),
+    ],
+)
+def test_spectrogram_equals_librosa_stft(clips, params):
+    y, _ = librosa.load(clips[1], sr=16000)
+    stft_params = {k: v for k, v in params.items() if k != "power"}
+    expected = np.abs(librosa.stft(y, pad_mode="constant", **stft_params)) ** params.get("power", 2.0)
+    computer = MelSpectrogram(**params)._make_computer()
+    np.testing.assert_allclose(computer.power_spectrogram(y), expected.T, rtol=2e-4, atol=1e-4 * expected.max())
 
 
 def test_log_scalings(clips):
@@ -183,3 +202,16 @@ def test_global_pandas_output_leaves_sequences_alone(clips):
         pooled = make_pipeline(MelSpectrogram(n_mels=4), SequencePooling()).fit_transform(clips)
     assert isinstance(out, list) and len(out) == 3
     assert list(pooled.columns) == [f"mel_{i}_{stat}" for stat in ("mean", "std") for i in range(4)]
+
+
+@requires_tess
+def test_real_tess_files_including_the_96khz_one():
+    from sklearn_ser.datasets import load_tess
+
+    corpus = load_tess(TESS_ROOT)
+    picked = corpus[corpus["path"].str.endswith(("OAF_food_fear.flac", "OA_bite_neutral.flac", "YAF_bar_ps.flac"))]
+    paths = picked["path"].tolist()
+    assert len(paths) == 3
+    out = MelSpectrogram(n_fft=2048, hop_length=512, n_mels=128, n_jobs=2).fit_transform(paths)
+    for sequence, path in zip(out, paths):
+        np.testing.assert_allclose(sequence, reference_log_mel(path), atol=1e-3)

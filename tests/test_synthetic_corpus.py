@@ -20,11 +20,7 @@ def corpus(tmp_path_factory):
 
 def folder_bytes(root):
     root = Path(root)
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +101,7 @@ def test_same_random_state_writes_same_bytes(corpus, tmp_path):
     root, frame = corpus
     again = make_synthetic_corpus(tmp_path, **SMALL)
     assert folder_bytes(tmp_path) == folder_bytes(root)
-    assert again["path"].str.replace(str(tmp_path), "").equals(
-        frame["path"].str.replace(str(root), "")
-    )
+    assert again["path"].str.replace(str(tmp_path), "").equals(frame["path"].str.replace(str(root), ""))
 
 
 def test_other_random_state_writes_other_audio(corpus, tmp_path):
@@ -121,9 +115,7 @@ def test_other_random_state_writes_other_audio(corpus, tmp_path):
     [None, 3, np.int64(3), np.random.default_rng(3), np.random.RandomState(3)],
 )
 def test_random_state_types(tmp_path, random_state):
-    frame = make_synthetic_corpus(
-        tmp_path, n_speakers=1, n_words=1, emotions=["sad"], random_state=random_state
-    )
+    frame = make_synthetic_corpus(tmp_path, n_speakers=1, n_words=1, emotions=["sad"], random_state=random_state)
     assert len(frame) == 1
 
 
@@ -145,9 +137,7 @@ def test_female_speakers_are_higher_pitched(measurements):
 
 
 def test_single_speaker_custom_emotions_and_sample_rate(tmp_path):
-    frame = make_synthetic_corpus(
-        tmp_path, n_speakers=1, n_words=2, emotions=("calm", "bored"), sr=8000
-    )
+    frame = make_synthetic_corpus(tmp_path, n_speakers=1, n_words=2, emotions=("calm", "bored"), sr=8000)
     assert len(frame) == 4
     assert set(frame["speaker"]) == {"F01"}
     assert set(frame["gender"]) == {"female"}

@@ -63,9 +63,7 @@ def _build_frame(records, *, corpus, extra_columns=()):
         object dtype.
     """
     columns = [*COMMON_COLUMNS, *extra_columns]
-    frame = pd.DataFrame.from_records(
-        [{**record, "corpus": corpus} for record in records], columns=columns
-    )
+    frame = pd.DataFrame.from_records([{**record, "corpus": corpus} for record in records], columns=columns)
     for column in COMMON_COLUMNS:
         frame[column] = frame[column].astype(str)
     frame = frame.sort_values("path", kind="stable", ignore_index=True)

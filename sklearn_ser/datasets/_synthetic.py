@@ -133,12 +133,8 @@ _EMOTION_PROFILES = {
 # Standard deviations of each parameter between utterances of one speaker
 # and emotion, and between speakers for one emotion. The speaker spread makes
 # unseen speakers harder to recognize than seen ones.
-_UTTERANCE_SPREAD = np.array(
-    [0.75, 0.75, 1.0, 0.025, 0.04, 1.0, 0.0015, 0.005, 0.04, 0.025, 0.035, 0.02, 0.0075]
-)
-_SPEAKER_SPREAD = np.array(
-    [0.9, 0.9, 1.2, 0.03, 0.048, 1.2, 0.0018, 0.006, 0.048, 0.03, 0.042, 0.024, 0.009]
-)
+_UTTERANCE_SPREAD = np.array([0.75, 0.75, 1.0, 0.025, 0.04, 1.0, 0.0015, 0.005, 0.04, 0.025, 0.035, 0.02, 0.0075])
+_SPEAKER_SPREAD = np.array([0.9, 0.9, 1.2, 0.03, 0.048, 1.2, 0.0018, 0.006, 0.048, 0.03, 0.042, 0.024, 0.009])
 _PARAMETER_BOUNDS = np.array(
     [
         (-12.0, 12.0),
@@ -193,12 +189,8 @@ def _make_speaker(index, emotions, rng):
         gender=gender,
         base_f0=base_f0 * 2.0 ** (rng.normal(0.0, 1.5) / 12.0),
         formant_scale=formant_scale * (1.0 + rng.normal(0.0, 0.03)),
-        vowel_formant_factors={
-            vowel: 1.0 + rng.normal(0.0, 0.04, size=4) for vowel in _VOWEL_FORMANTS
-        },
-        emotion_offsets={
-            emotion: rng.normal(0.0, _SPEAKER_SPREAD) for emotion in emotions
-        },
+        vowel_formant_factors={vowel: 1.0 + rng.normal(0.0, 0.04, size=4) for vowel in _VOWEL_FORMANTS},
+        emotion_offsets={emotion: rng.normal(0.0, _SPEAKER_SPREAD) for emotion in emotions},
         gain_db=rng.normal(0.0, 2.0),
         channel=rng.uniform(-0.25, 0.25),
         noise_color=rng.uniform(0.5, 0.95),
@@ -295,9 +287,7 @@ def _plan_utterance(word, speaker, params, rng):
     carrier_pitch = ((0.3 * accent, 0.2 * accent), (0.0, 0.0), (0.15 * accent, 0.0))
     carrier_loudness = (0.75, 0.55, 0.7)
     for syllable, pitch, loudness in zip(_CARRIER_PHRASE, carrier_pitch, carrier_loudness):
-        _add_syllable(
-            plan, syllable, vowel_duration=0.12, loudness=loudness, pitch=pitch, **voice
-        )
+        _add_syllable(plan, syllable, vowel_duration=0.12, loudness=loudness, pitch=pitch, **voice)
     plan.add(0.04 / params["rate"] + rng.uniform(0.0, 0.06), 0.0, silence_formants)
 
     n_syllables = len(word)
@@ -332,9 +322,7 @@ def _smooth(track, width):
     padded = np.pad(track, [(width, width)] + [(0, 0)] * (track.ndim - 1), mode="edge")
     if track.ndim == 1:
         return np.convolve(padded, kernel, mode="same")[width:-width]
-    smoothed = np.stack(
-        [np.convolve(column, kernel, mode="same") for column in padded.T], axis=1
-    )
+    smoothed = np.stack([np.convolve(column, kernel, mode="same") for column in padded.T], axis=1)
     return smoothed[width:-width]
 
 
@@ -428,15 +416,13 @@ def _vocal_tract(source, formants, bandwidths, sr):
     formant crosses a step of a 1 % grid, which keeps filter calls few.
     """
     n_blocks = formants.shape[0] // _FRAMES_PER_FILTER_UPDATE
-    blocks = formants[: n_blocks * _FRAMES_PER_FILTER_UPDATE].reshape(
-        n_blocks, _FRAMES_PER_FILTER_UPDATE, -1
-    ).mean(axis=1)
+    blocks = (
+        formants[: n_blocks * _FRAMES_PER_FILTER_UPDATE].reshape(n_blocks, _FRAMES_PER_FILTER_UPDATE, -1).mean(axis=1)
+    )
     steps = np.round(np.log(blocks) / np.log(1.01))
     changes = np.flatnonzero(np.any(np.diff(steps, axis=0) != 0, axis=1)) + 1
     run_starts = np.concatenate([[0], changes])
-    run_formants = np.add.reduceat(blocks, run_starts, axis=0) / np.diff(
-        np.append(run_starts, n_blocks)
-    )[:, None]
+    run_formants = np.add.reduceat(blocks, run_starts, axis=0) / np.diff(np.append(run_starts, n_blocks))[:, None]
     sections = _resonator_sections(run_formants, bandwidths, sr)
     hop = _FRAMES_PER_FILTER_UPDATE * sr / _FRAME_RATE
     bounds = np.round(np.append(run_starts, n_blocks) * hop).astype(int)
@@ -666,9 +652,7 @@ def make_synthetic_corpus(
             folder.mkdir(exist_ok=True)
             for text, word in words:
                 utterance_rng = np.random.default_rng(next(seeds))
-                params = _draw_parameters(
-                    profiles[emotion], speaker.emotion_offsets[emotion], utterance_rng
-                )
+                params = _draw_parameters(profiles[emotion], speaker.emotion_offsets[emotion], utterance_rng)
                 waveform = _synthesize(word, speaker, params, sr=sr, rng=utterance_rng)
                 path = folder / f"{speaker.name}_{text}_{emotion}.wav"
                 sf.write(path, waveform, sr, subtype="PCM_16", format="WAV")
@@ -682,9 +666,7 @@ def make_synthetic_corpus(
 def _read_manifest(root):
     manifest_path = root / MANIFEST_NAME
     if not manifest_path.is_file():
-        raise FileNotFoundError(
-            f"No manifest {str(manifest_path)!r}; write the corpus with make_synthetic_corpus."
-        )
+        raise FileNotFoundError(f"No manifest {str(manifest_path)!r}; write the corpus with make_synthetic_corpus.")
     manifest = pd.read_csv(manifest_path, dtype=str, keep_default_na=False)
     missing = [column for column in COMMON_COLUMNS[:4] if column not in manifest]
     if missing:
@@ -693,9 +675,7 @@ def _read_manifest(root):
         raise ValueError(f"Manifest {str(manifest_path)!r} lists no files.")
     duplicated = manifest["path"][manifest["path"].duplicated()]
     if not duplicated.empty:
-        raise ValueError(
-            f"Manifest {str(manifest_path)!r} lists {duplicated.iloc[0]!r} more than once."
-        )
+        raise ValueError(f"Manifest {str(manifest_path)!r} lists {duplicated.iloc[0]!r} more than once.")
     return manifest
 
 

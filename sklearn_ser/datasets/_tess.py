@@ -24,12 +24,8 @@ _EMOTION_SPELLINGS = {
     "pleasant_surprised": "ps",
 }
 
-_FOLDER_PATTERN = re.compile(
-    r"^(?P<speaker>oaf|yaf)_(?P<emotion>" + "|".join(_EMOTION_SPELLINGS) + r")$"
-)
-_FILE_PATTERN = re.compile(
-    r"^(?P<prefix>[^_]+)_(?P<word>.+?)_(?P<emotion>pleasant_surprised?|[^_]+)$"
-)
+_FOLDER_PATTERN = re.compile(r"^(?P<speaker>oaf|yaf)_(?P<emotion>" + "|".join(_EMOTION_SPELLINGS) + r")$")
+_FILE_PATTERN = re.compile(r"^(?P<prefix>[^_]+)_(?P<word>.+?)_(?P<emotion>pleasant_surprised?|[^_]+)$")
 
 
 def _parse_folder_name(name):
@@ -50,8 +46,7 @@ def _parse_file_name(path, *, folder_label):
     match = _FILE_PATTERN.match(path.stem.lower())
     if match is None:
         raise ValueError(
-            f"Cannot parse TESS file name {str(path)!r}: expected "
-            "'<SPEAKER>_<word>_<emotion>' such as 'OAF_bar_angry'."
+            f"Cannot parse TESS file name {str(path)!r}: expected '<SPEAKER>_<word>_<emotion>' such as 'OAF_bar_angry'."
         )
     file_label = _EMOTION_SPELLINGS.get(match["emotion"])
     if file_label != folder_label:
@@ -168,9 +163,7 @@ def load_tess(root):
             if not path.is_file():
                 continue
             word = _parse_file_name(path, folder_label=label)
-            records.append(
-                {"path": str(path), "label": label, "speaker": speaker, "text": word}
-            )
+            records.append({"path": str(path), "label": label, "speaker": speaker, "text": word})
     if not records:
         raise ValueError(
             f"No TESS audio files found in {str(root)!r} (searched "

@@ -279,9 +279,7 @@ def check_sequences(X, *, n_features=None):
     expected = sequences[0].shape[1] if n_features is None else n_features
     for index, sequence in enumerate(sequences):
         if sequence.shape[1] != expected:
-            raise ValueError(
-                f"X[{index}] has {sequence.shape[1]} features per frame, expected {expected}."
-            )
+            raise ValueError(f"X[{index}] has {sequence.shape[1]} features per frame, expected {expected}.")
     return sequences
 
 

@@ -95,9 +95,7 @@ class DeltaStack(SequenceTransformer):
             elif n_frames >= self.width:
                 parts.append(librosa.feature.delta(sequence, width=self.width, order=order, axis=0))
             else:
-                parts.append(
-                    librosa.feature.delta(sequence, width=self.width, order=order, axis=0, mode="nearest")
-                )
+                parts.append(librosa.feature.delta(sequence, width=self.width, order=order, axis=0, mode="nearest"))
         return np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
 
     def _feature_names_out(self, names):

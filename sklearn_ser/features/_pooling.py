@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as scipy_stats
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._base import check_sequences, record_feature_names
@@ -146,6 +145,5 @@ class SequencePooling(TransformerMixin, BaseEstimator):
         unknown = [name for name in self.stats if name not in STATISTICS]
         if unknown or not self.stats or len(set(self.stats)) != len(self.stats):
             raise ValueError(
-                f"stats must be a non-empty tuple of distinct names from {sorted(STATISTICS)}; "
-                f"got {self.stats!r}."
+                f"stats must be a non-empty tuple of distinct names from {sorted(STATISTICS)}; got {self.stats!r}."
             )

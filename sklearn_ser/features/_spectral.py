@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.fft
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import AudioFeatureTransformer
@@ -28,34 +29,38 @@ _MEL_CONSTRAINTS = {
 
 @dataclass(frozen=True, eq=False)
 class _LogMel:
-    """Waveform -> (n_frames, n_mels) Mel spectrogram, optionally log-scaled."""
+    """Waveform -> (n_frames, n_mels) Mel spectrogram, optionally log-scaled.
+
+    The short-time Fourier transform is that of :func:`librosa.stft` (same
+    window, zero padding when centred, frame positions), computed as one
+    batched real FFT over a strided view of the frames: on short utterances
+    librosa's per-call overhead costs as much as the transform itself.
+    """
 
     n_fft: int
     hop_length: int
-    win_length: int | None
-    window: object
+    window: np.ndarray
     center: bool
     power: float
-    mel_basis: np.ndarray
+    mel_basis_t: np.ndarray
     log: str | None
     top_db: float | None
     amin: float
 
-    def mel_power(self, y):
-        import librosa
-
+    def power_spectrogram(self, y):
+        """``|STFT|**power`` of ``y``, shape (n_frames, 1 + n_fft // 2)."""
         if len(y) < self.n_fft:
             y = np.pad(y, (0, self.n_fft - len(y)))
-        spectrum = librosa.stft(
-            y,
-            n_fft=self.n_fft,
-            hop_length=self.hop_length,
-            win_length=self.win_length,
-            window=self.window,
-            center=self.center,
-            pad_mode="constant",
-        )
-        return self.mel_basis @ np.abs(spectrum) ** self.power
+        if self.center:
+            y = np.pad(y, self.n_fft // 2)
+        frames = np.lib.stride_tricks.sliding_window_view(y, self.n_fft)[:: self.hop_length]
+        spectrum = scipy.fft.rfft(frames * self.window, axis=1)
+        if self.power == 2:
+            return np.square(spectrum.real) + np.square(spectrum.imag)
+        return np.abs(spectrum) ** self.power
+
+    def mel_power(self, y):
+        return self.power_spectrogram(y) @ self.mel_basis_t
 
     def scale(self, mel):
         import librosa
@@ -68,7 +73,7 @@ class _LogMel:
         return mel
 
     def __call__(self, y):
-        return np.ascontiguousarray(self.scale(self.mel_power(y)).T, dtype=np.float32)
+        return np.ascontiguousarray(self.scale(self.mel_power(y)), dtype=np.float32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,7 +88,7 @@ class _MFCC:
         import librosa
 
         log_mel = self.log_mel.scale(self.log_mel.mel_power(y))
-        mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=self.n_mfcc, lifter=self.lifter)
+        mfcc = librosa.feature.mfcc(S=log_mel.T, n_mfcc=self.n_mfcc, lifter=self.lifter)
         return np.ascontiguousarray(mfcc.T, dtype=np.float32)
 
 
@@ -104,14 +109,14 @@ class _MelParamsMixin:
         mel_basis = librosa.filters.mel(
             sr=self.sr, n_fft=self.n_fft, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax
         )
+        window = librosa.filters.get_window(self.window, self.win_length or self.n_fft, fftbins=True)
         return _LogMel(
             n_fft=self.n_fft,
             hop_length=self.hop_length,
-            win_length=self.win_length,
-            window=self.window,
+            window=librosa.util.pad_center(window, size=self.n_fft).astype(np.float32),
             center=self.center,
             power=float(self.power),
-            mel_basis=mel_basis,
+            mel_basis_t=np.ascontiguousarray(mel_basis.T),
             log=log,
             top_db=self.top_db,
             amin=self.amin,

@@ -1,0 +1,17 @@
+import importlib.util
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def run_example(name, *args):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main(list(args))
+
+
+def test_quickstart(capsys):
+    random_split, by_speaker = run_example("quickstart", "--quick")
+    assert len(random_split) == 5 and len(by_speaker) == 2
+    assert "speaker-independent split accuracy" in capsys.readouterr().out
