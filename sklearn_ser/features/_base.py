@@ -176,8 +176,13 @@ class AudioFeatureTransformer(SequenceOutputMixin, TransformerMixin, BaseEstimat
         return tags
 
 
-class SequenceTransformer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
-    """Base of the transformers that map sequences to sequences."""
+class SequenceInputMixin:
+    """Fitting and input checking of the transformers that take sequences.
+
+    ``fit`` records ``n_features_in_`` (features per frame) and, when the
+    input carries them, ``feature_names_in_``; subclasses add parameter
+    checks in ``_check_params``.
+    """
 
     def fit(self, X, y=None):
         """Check the parameters and record the number of features per frame.
@@ -194,9 +199,21 @@ class SequenceTransformer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
         self : object
         """
         self._validate_params()
+        self._check_params()
         self.n_features_in_ = check_sequences(X)[0].shape[1]
         record_feature_names(self, X)
         return self
+
+    def _check_params(self):
+        """Cross-parameter checks beyond ``_parameter_constraints``."""
+
+    def _check_input(self, X):
+        check_is_fitted(self)
+        return check_sequences(X, n_features=self.n_features_in_)
+
+
+class SequenceTransformer(SequenceOutputMixin, SequenceInputMixin, TransformerMixin, BaseEstimator):
+    """Base of the transformers that map sequences to sequences."""
 
     def transform(self, X):
         """Transform every sequence in ``X``.
@@ -212,8 +229,7 @@ class SequenceTransformer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
             A list with one float32 array of shape (n_frames, n_features_out)
             per utterance.
         """
-        check_is_fitted(self)
-        sequences = check_sequences(X, n_features=self.n_features_in_)
+        sequences = self._check_input(X)
         return FeatureSequences(map(self._transform_one, sequences), self.get_feature_names_out())
 
     def get_feature_names_out(self, input_features=None):

@@ -65,24 +65,9 @@ class DeltaStack(SequenceTransformer):
         self.order = order
         self.width = width
 
-    def fit(self, X, y=None):
-        """Check the parameters and record the number of features per frame.
-
-        Parameters
-        ----------
-        X : list of ndarray of shape (n_frames, n_features), or 3-D array
-            Feature sequences.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : object
-        """
-        self._validate_params()
+    def _check_params(self):
         if self.width % 2 == 0:
             raise ValueError(f"width={self.width} must be odd.")
-        return super().fit(X, y)
 
     def _transform_one(self, sequence):
         import librosa

@@ -7,7 +7,7 @@ from scipy import stats as scipy_stats
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from ._base import check_sequences, record_feature_names
+from ._base import SequenceInputMixin
 
 
 def _slope(frames):
@@ -37,7 +37,7 @@ STATISTICS = {
 }
 
 
-class SequencePooling(TransformerMixin, BaseEstimator):
+class SequencePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
     """Summarise each feature sequence by statistics over time.
 
     Turns a list of ``(n_frames, n_features)`` sequences into a 2-D array
@@ -84,26 +84,6 @@ class SequencePooling(TransformerMixin, BaseEstimator):
     def __init__(self, *, stats=("mean", "std")):
         self.stats = stats
 
-    def fit(self, X, y=None):
-        """Check the statistics and record the number of features per frame.
-
-        Parameters
-        ----------
-        X : list of ndarray of shape (n_frames, n_features), or 3-D array
-            Feature sequences.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : object
-        """
-        self._validate_params()
-        self._check_stats()
-        self.n_features_in_ = check_sequences(X)[0].shape[1]
-        record_feature_names(self, X)
-        return self
-
     def transform(self, X):
         """Pool every sequence.
 
@@ -116,8 +96,7 @@ class SequencePooling(TransformerMixin, BaseEstimator):
         -------
         X_pooled : ndarray of shape (n_samples, n_features * len(stats)), float64
         """
-        check_is_fitted(self)
-        sequences = check_sequences(X, n_features=self.n_features_in_)
+        sequences = self._check_input(X)
         functions = [STATISTICS[name] for name in self.stats]
         pooled = np.empty((len(sequences), self.n_features_in_ * len(functions)))
         for row, sequence in zip(pooled, sequences):
@@ -141,7 +120,7 @@ class SequencePooling(TransformerMixin, BaseEstimator):
         names = _check_feature_names_in(self, input_features)
         return np.asarray([f"{name}_{stat}" for stat in self.stats for name in names], dtype=object)
 
-    def _check_stats(self):
+    def _check_params(self):
         unknown = [name for name in self.stats if name not in STATISTICS]
         if unknown or not self.stats or len(set(self.stats)) != len(self.stats):
             raise ValueError(
