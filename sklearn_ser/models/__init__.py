@@ -1,0 +1,6 @@
+"""Sequence models: PyTorch LSTMs trained with skorch, as scikit-learn classifiers."""
+
+from ._lstm import LSTMClassifier
+from ._network import LSTMNetwork, count_trainable_parameters
+
+__all__ = ["LSTMClassifier", "LSTMNetwork", "count_trainable_parameters"]

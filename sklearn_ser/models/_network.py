@@ -1,0 +1,107 @@
+"""The PyTorch module behind the LSTM classifiers."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+POOLINGS = ("last", "mean", "max", "attention")
+
+
+class LSTMNetwork(nn.Module):
+    """LSTM over padded sequences, pooled over time, then a dense head.
+
+    Parameters
+    ----------
+    n_features : int
+        Features per time step.
+    n_classes : int
+        Number of output logits.
+    hidden_size : int
+        Units per direction of each LSTM layer.
+    num_layers : int
+        Stacked LSTM layers.
+    bidirectional : bool
+        Run a backward LSTM too and concatenate both directions.
+    dropout : float
+        Dropout between LSTM layers and after each dense layer of the head.
+    pooling : {"last", "mean", "max", "attention"}
+        How the per-step outputs become one vector: the final hidden state
+        (of both directions), the mean or maximum over the valid steps, or
+        additive attention over them. Padding never enters any of them.
+    head : tuple of int
+        Sizes of the dense ReLU layers between the pooled vector and the
+        output layer.
+    recurrent_bias : bool
+        When False, the LSTM's second bias vectors (``bias_hh``) are held at
+        zero and not trained: one bias per gate, as in Keras, which is the
+        same function with fewer trainable parameters.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_features,
+        n_classes,
+        hidden_size=128,
+        num_layers=1,
+        bidirectional=False,
+        dropout=0.0,
+        pooling="last",
+        head=(),
+        recurrent_bias=True,
+    ):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
+        self.pooling = pooling
+        self.lstm = nn.LSTM(
+            n_features,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        if not recurrent_bias:
+            for name, parameter in self.lstm.named_parameters():
+                if name.startswith("bias_hh"):
+                    nn.init.zeros_(parameter)
+                    parameter.requires_grad_(False)
+        width = hidden_size * (2 if bidirectional else 1)
+        if pooling == "attention":
+            self.attention = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
+        layers = []
+        for units in head:
+            layers += [nn.Linear(width, units), nn.ReLU(), nn.Dropout(dropout)]
+            width = units
+        layers.append(nn.Linear(width, n_classes))
+        self.head = nn.Sequential(*layers)
+
+    def forward(self, x, lengths):
+        """Logits of shape (batch, n_classes) for padded ``x`` (batch, time, features)."""
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        outputs, (hidden, _) = self.lstm(packed)
+        if self.pooling == "last":
+            directions = 2 if self.lstm.bidirectional else 1
+            pooled = torch.cat(list(hidden[-directions:]), dim=1)
+        else:
+            padded, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])
+            mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]
+            pooled = self._pool(padded, mask)
+        return self.head(pooled)
+
+    def _pool(self, padded, mask):
+        if self.pooling == "mean":
+            return (padded * mask[..., None]).sum(dim=1) / mask.sum(dim=1, keepdim=True)
+        if self.pooling == "max":
+            return padded.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
+        scores = self.attention(padded).squeeze(-1).masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores, dim=1)
+        return (weights[..., None] * padded).sum(dim=1)
+
+
+def count_trainable_parameters(module):
+    """Number of trainable parameters of a torch module."""
+    return sum(parameter.numel() for parameter in module.parameters() if parameter.requires_grad)
