@@ -133,9 +133,9 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
     >>> y = ["calm", "angry"] * 20
     >>> clf = LSTMClassifier(hidden_size=16, max_epochs=20, random_state=0).fit(X, y)
     >>> clf.classes_
-    array(['angry', 'calm'], dtype=object)
+    array(['angry', 'calm'], dtype='<U5')
     >>> clf.predict(X[:4])
-    array(['calm', 'angry', 'calm', 'angry'], dtype=object)
+    array(['calm', 'angry', 'calm', 'angry'], dtype='<U5')
     >>> clf.predict_proba(X[:1]).shape
     (1, 2)
     """
