@@ -18,6 +18,26 @@ def _demo(args):
     )
 
 
+def _fit(args):
+    from ._predict import fit_recipe, parse_assignments
+
+    overrides = parse_assignments(args.set)
+    for option in ("max_epochs", "random_state", "device", "n_jobs"):
+        if getattr(args, option) is not None:
+            overrides[option] = getattr(args, option)
+    fit_recipe(args.corpus, args.recipe, args.out, overrides=overrides)
+
+
+def _predict(args):
+    from ._predict import predict_files
+
+    frame = predict_files(args.model, args.inputs)
+    if args.out:
+        frame.to_csv(args.out, index=False)
+    else:
+        print(frame.to_csv(index=False), end="")
+
+
 def build_parser():
     from . import __version__
 
@@ -43,6 +63,39 @@ def build_parser():
         help="folder for the corpus and features (default: $SKLEARN_SER_CACHE or ~/.cache/sklearn-ser)",
     )
     demo.set_defaults(run=_demo)
+
+    fit = commands.add_parser(
+        "fit",
+        help="fit a recipe on a corpus and save the fitted pipeline with joblib",
+        description="Fit a named recipe (see sklearn_ser.recipes.list_recipes()) on every file of a "
+        "corpus and save the fitted pipeline with joblib.",
+    )
+    fit.add_argument("--corpus", required=True, help="KIND:PATH, e.g. tess:data/tess or synthetic:DIR")
+    fit.add_argument("--recipe", required=True, help="recipe name, e.g. lstm-logmel or paper-proposed")
+    fit.add_argument("--out", required=True, help="where to save the fitted model (.joblib)")
+    fit.add_argument("--max-epochs", type=int, default=None, help="training epochs (default: the recipe's)")
+    fit.add_argument("--random-state", type=int, default=None, help="seed for a reproducible model")
+    fit.add_argument("--device", default=None, help="torch device (default: auto, CUDA when present)")
+    fit.add_argument("--n-jobs", type=int, default=None, help="parallel feature extraction workers")
+    fit.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a recipe option or step parameter, e.g. lstm__hidden_size=64",
+    )
+    fit.set_defaults(run=_fit)
+
+    predict = commands.add_parser(
+        "predict",
+        help="predict the emotion of audio files with a saved model",
+        description="Write a CSV with one row per audio file: file, predicted label and one probability "
+        "column per class. Directories are searched for audio files. A model file runs code when loaded: "
+        "only load models from sources you trust.",
+    )
+    predict.add_argument("model", help="a model saved by 'sklearn-ser fit' (.joblib)")
+    predict.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or folders of them")
+    predict.add_argument("--out", default=None, help="CSV file to write (default: standard output)")
+    predict.set_defaults(run=_predict)
     return parser
 
 

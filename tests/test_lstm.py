@@ -84,6 +84,8 @@ def test_same_seed_same_predictions_and_global_rng_untouched():
     assert torch.equal(before, after)
     other = LSTMClassifier(**{**SMALL, "random_state": 1}).fit(X, y).predict_proba(X)
     assert not np.array_equal(first, other)
+    unseeded = [LSTMClassifier(**{**SMALL, "random_state": None}).fit(X, y).predict_proba(X) for _ in range(2)]
+    assert not np.array_equal(*unseeded)
 
 
 def test_history_and_early_stopping():

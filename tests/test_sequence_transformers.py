@@ -3,7 +3,14 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from sklearn_ser.features import DeltaStack, FeatureSequences, SequencePooling, check_sequences
+from sklearn_ser.features import (
+    DeltaStack,
+    FeatureSequences,
+    SequencePooling,
+    SequenceScaler,
+    VectorAsSequence,
+    check_sequences,
+)
 
 
 @pytest.fixture
@@ -113,3 +120,26 @@ def test_three_dimensional_batches_are_sequences():
     batch = np.zeros((4, 10, 3))
     assert [s.shape for s in check_sequences(batch)] == [(10, 3)] * 4
     assert SequencePooling().fit_transform(batch).shape == (4, 6)
+
+
+def test_sequence_scaler_standardizes_over_all_frames(sequences):
+    scaler = SequenceScaler().fit(sequences)
+    frames = np.concatenate(scaler.transform(sequences))
+    np.testing.assert_allclose(frames.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(frames.std(axis=0), 1, atol=1e-5)
+    constant = SequenceScaler().fit([np.full((4, 2), 3.0)])
+    np.testing.assert_array_equal(constant.transform([np.full((2, 2), 5.0)])[0], np.full((2, 2), 2.0))
+    with pytest.raises(ValueError, match="expected 3"):
+        scaler.transform([np.zeros((2, 5))])
+
+
+def test_vector_as_sequence():
+    X = np.arange(24.0).reshape(3, 8)
+    out = VectorAsSequence().fit_transform(X)
+    assert [s.shape for s in out] == [(8, 1)] * 3
+    np.testing.assert_array_equal(out[2][:, 0], X[2])
+    assert VectorAsSequence(step_size=4).fit_transform(X)[0].shape == (2, 4)
+    with pytest.raises(ValueError, match="step_size=3 does not divide the 8 columns"):
+        VectorAsSequence(step_size=3).fit(X)
+    with pytest.raises(ValueError, match="X has 4 columns, expected 8"):
+        VectorAsSequence().fit(X).transform(np.zeros((1, 4)))

@@ -6,7 +6,8 @@ and at least the columns ``path`` (absolute), ``label``, ``speaker``,
 """
 
 from ._base import EMOTIONS_TESS
+from ._registry import LOADERS, load_corpus
 from ._synthetic import load_synthetic, make_synthetic_corpus
 from ._tess import load_tess
 
-__all__ = ["EMOTIONS_TESS", "load_synthetic", "load_tess", "make_synthetic_corpus"]
+__all__ = ["EMOTIONS_TESS", "LOADERS", "load_corpus", "load_synthetic", "load_tess", "make_synthetic_corpus"]

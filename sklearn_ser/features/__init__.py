@@ -2,7 +2,19 @@
 
 from ._base import FeatureSequences, check_sequences
 from ._delta import DeltaStack
+from ._densenet import DenseNetEmbedder
 from ._pooling import SequencePooling
+from ._scaling import SequenceScaler, VectorAsSequence
 from ._spectral import MFCC, MelSpectrogram
 
-__all__ = ["MelSpectrogram", "MFCC", "DeltaStack", "SequencePooling", "FeatureSequences", "check_sequences"]
+__all__ = [
+    "MelSpectrogram",
+    "MFCC",
+    "DeltaStack",
+    "SequenceScaler",
+    "SequencePooling",
+    "VectorAsSequence",
+    "DenseNetEmbedder",
+    "FeatureSequences",
+    "check_sequences",
+]

@@ -97,8 +97,8 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         or any torch device string.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split; the
-        same seed gives the same predictions on CPU. Torch's global random
-        state is restored after fitting.
+        same seed gives the same predictions on CPU, and torch's global random
+        state is left as it was. None draws from torch's global generator.
     verbose : int, default=0
         Print skorch's per-epoch table when positive.
 
@@ -229,7 +229,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         record_feature_names(self, X)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         train, valid = self._validation_split(y_encoded, groups, seed)
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[], enabled=self.random_state is not None):
             if self.random_state is not None:
                 torch.manual_seed(seed)
             self.net_ = self._build_net(sequences, y_encoded, valid)

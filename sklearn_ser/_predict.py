@@ -1,0 +1,89 @@
+"""Fitting a recipe on a corpus, and predicting files with a saved model."""
+
+from __future__ import annotations
+
+import ast
+import os
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import soundfile
+from tqdm.auto import tqdm
+
+AUDIO_SUFFIXES = frozenset(f".{extension.lower()}" for extension in soundfile.available_formats()) | {".wav"}
+PREDICT_CHUNK = 64
+
+
+def parse_assignments(assignments):
+    """``["lstm__hidden_size=64", "memory=cache"]`` -> ``{"lstm__hidden_size": 64, "memory": "cache"}``."""
+    overrides = {}
+    for assignment in assignments or ():
+        key, separator, text = assignment.partition("=")
+        if not separator or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {assignment!r}.")
+        try:
+            overrides[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            overrides[key] = text
+    return overrides
+
+
+def fit_recipe(corpus, recipe, out, *, overrides=None, out_stream=print):
+    """Fit ``recipe`` on the corpus ``KIND:PATH`` and save it to ``out`` with joblib."""
+    from .datasets import load_corpus
+    from .recipes import get_recipe
+
+    frame = load_corpus(corpus)
+    pipeline = get_recipe(recipe, **(overrides or {}))
+    out_stream(f"Fitting {recipe!r} on {len(frame)} files of {corpus} ({frame['label'].nunique()} labels)")
+    start = time.perf_counter()
+    pipeline.fit(frame["path"].to_numpy(dtype=object), frame["label"].to_numpy(dtype=object))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(pipeline, out)
+    out_stream(f"Saved to {out} after {time.perf_counter() - start:.1f} s")
+    return pipeline
+
+
+def audio_files(inputs):
+    """The files named in ``inputs``, with directories expanded to the audio files below them."""
+    files = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+            if not found:
+                raise ValueError(f"No audio files found in directory '{path}'.")
+            files.extend(map(str, found))
+        elif path.exists():
+            files.append(str(path))
+        else:
+            raise FileNotFoundError(f"Audio file not found: '{path}'.")
+    return files
+
+
+def predict_files(model, inputs, *, progress=None):
+    """Predicted label and class probabilities of every audio file in ``inputs``.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        Columns ``file``, ``label`` and ``prob_<class>`` for each class.
+    """
+    pipeline = joblib.load(model) if isinstance(model, (str, os.PathLike)) else model
+    files = audio_files(inputs)
+    show = len(files) > PREDICT_CHUNK if progress is None else progress
+    probabilities = []
+    with tqdm(total=len(files), disable=not show, unit="file", desc="predict") as bar:
+        for start in range(0, len(files), PREDICT_CHUNK):
+            chunk = files[start : start + PREDICT_CHUNK]
+            probabilities.append(pipeline.predict_proba(chunk))
+            bar.update(len(chunk))
+    proba = np.concatenate(probabilities)
+    classes = pipeline.classes_
+    frame = pd.DataFrame({"file": files, "label": classes[proba.argmax(axis=1)]})
+    for column, label in enumerate(classes):
+        frame[f"prob_{label}"] = proba[:, column]
+    return frame

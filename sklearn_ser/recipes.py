@@ -1,0 +1,278 @@
+"""Named pipelines from audio file paths to emotion labels.
+
+Every recipe is a function returning an unfitted :class:`~sklearn.pipeline.Pipeline`
+that takes a list of audio paths (or waveforms) and predicts the labels it was
+fitted on. :func:`list_recipes` names them and :func:`get_recipe` builds one
+with overrides.
+
+The recipes of "Mel-Spectrograms Based LSTM Model for Speech Emotion
+Recognition" (2025):
+
+``"paper-proposed"``
+    The paper's proposed LSTM: 40 MFCC averaged over the utterance, read as a
+    40-step sequence of one value, into a 256-unit LSTM, dense layers of 128
+    and 64 units and a 7-way output, with dropout 0.2 between them. With one
+    bias per LSTM gate (as Keras counts them) it has exactly the paper's
+    305,799 trainable parameters for 7 classes. The MFCC means are
+    standardized before the LSTM, which the paper does not state.
+``"paper-traditional"``
+    The paper's 77,160-parameter "traditional" LSTM cannot be recovered from
+    its text: no usual single-LSTM-plus-dense configuration over its inputs
+    gives that count. This recipe is a documented small baseline on the same
+    input: a 128-unit LSTM and the output layer (67,463 trainable parameters
+    for 7 classes, Keras-style).
+``"lstm-logmel"``
+    An LSTM over frame sequences: 64-band log-Mel with deltas and
+    delta-deltas, standardized, into a bidirectional 128-unit LSTM with
+    attention pooling and a 64-unit dense layer.
+``"multiscale-lstm"``
+    The paper's multiscale idea: LSTMs over log-Mel segments of 32, 64 and
+    128 frames (0.32, 0.64 and 1.28 s), their class probabilities averaged
+    over segments and fused over scales.
+``"densenet-mfcc-fusion"``
+    The fusion of the paper's abstract: MFCC statistics joined with DenseNet
+    embeddings of 3-channel (static, delta, delta-delta) log-Mel images, into
+    a dense (multi-layer perceptron) classifier. ``weights="imagenet"``
+    downloads torchvision's ImageNet weights on first use.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from .features import (
+    MFCC,
+    DeltaStack,
+    DenseNetEmbedder,
+    MelSpectrogram,
+    SequencePooling,
+    SequenceScaler,
+    VectorAsSequence,
+)
+from .models import LSTMClassifier, MultiscaleLSTMClassifier
+
+__all__ = ["get_recipe", "list_recipes"]
+
+
+def _mean_mfcc_as_sequence(*, n_jobs, memory, verbose):
+    return [
+        ("mfcc", MFCC(n_mfcc=40, n_jobs=n_jobs, memory=memory, verbose=verbose)),
+        ("pool", SequencePooling(stats=("mean",))),
+        ("scale", StandardScaler()),
+        ("as_sequence", VectorAsSequence()),
+    ]
+
+
+def paper_proposed(
+    *, max_epochs=100, batch_size=32, lr=1e-3, device="auto", random_state=None, n_jobs=None, memory=None, verbose=0
+):
+    """The paper's proposed 305,799-parameter LSTM (see the module docstring)."""
+    lstm = LSTMClassifier(
+        hidden_size=256,
+        head=(128, 64),
+        dropout=0.2,
+        recurrent_bias=False,
+        lr=lr,
+        batch_size=batch_size,
+        max_epochs=max_epochs,
+        device=device,
+        random_state=random_state,
+        verbose=verbose,
+    )
+    return Pipeline([*_mean_mfcc_as_sequence(n_jobs=n_jobs, memory=memory, verbose=verbose), ("lstm", lstm)])
+
+
+def paper_traditional(
+    *, max_epochs=100, batch_size=32, lr=1e-3, device="auto", random_state=None, n_jobs=None, memory=None, verbose=0
+):
+    """A small LSTM baseline standing in for the paper's traditional LSTM."""
+    lstm = LSTMClassifier(
+        hidden_size=128,
+        dropout=0.0,
+        recurrent_bias=False,
+        lr=lr,
+        batch_size=batch_size,
+        max_epochs=max_epochs,
+        device=device,
+        random_state=random_state,
+        verbose=verbose,
+    )
+    return Pipeline([*_mean_mfcc_as_sequence(n_jobs=n_jobs, memory=memory, verbose=verbose), ("lstm", lstm)])
+
+
+def _log_mel_with_deltas(*, n_jobs, memory, verbose):
+    return [
+        ("mel", MelSpectrogram(n_mels=64, n_jobs=n_jobs, memory=memory, verbose=verbose)),
+        ("delta", DeltaStack(order=2)),
+        ("scale", SequenceScaler()),
+    ]
+
+
+def lstm_logmel(
+    *, max_epochs=30, batch_size=32, lr=1e-3, device="auto", random_state=None, n_jobs=None, memory=None, verbose=0
+):
+    """A bidirectional LSTM with attention over standardized log-Mel + deltas."""
+    lstm = LSTMClassifier(
+        hidden_size=128,
+        bidirectional=True,
+        pooling="attention",
+        head=(64,),
+        dropout=0.3,
+        lr=lr,
+        batch_size=batch_size,
+        max_epochs=max_epochs,
+        device=device,
+        random_state=random_state,
+        verbose=verbose,
+    )
+    return Pipeline([*_log_mel_with_deltas(n_jobs=n_jobs, memory=memory, verbose=verbose), ("lstm", lstm)])
+
+
+def multiscale_lstm(
+    *,
+    segment_frames=(32, 64, 128),
+    max_epochs=20,
+    batch_size=64,
+    lr=1e-3,
+    device="auto",
+    random_state=None,
+    n_jobs=None,
+    memory=None,
+    verbose=0,
+):
+    """Segment-level LSTMs at several scales, fused on class probabilities."""
+    lstm = LSTMClassifier(
+        hidden_size=64,
+        pooling="mean",
+        head=(64,),
+        dropout=0.3,
+        lr=lr,
+        batch_size=batch_size,
+        max_epochs=max_epochs,
+        device=device,
+        random_state=random_state,
+        verbose=verbose,
+    )
+    return Pipeline(
+        [
+            *_log_mel_with_deltas(n_jobs=n_jobs, memory=memory, verbose=verbose),
+            ("multiscale", MultiscaleLSTMClassifier(lstm, segment_frames=segment_frames)),
+        ]
+    )
+
+
+def densenet_mfcc_fusion(
+    *,
+    weights="imagenet",
+    arch="densenet121",
+    max_epochs=200,
+    device="auto",
+    random_state=None,
+    n_jobs=None,
+    memory=None,
+    verbose=0,
+):
+    """MFCC statistics and DenseNet embeddings joined into a dense classifier."""
+    mfcc_statistics = Pipeline(
+        [
+            ("mfcc", MFCC(n_mfcc=40, n_jobs=n_jobs, memory=memory, verbose=verbose)),
+            ("delta", DeltaStack(order=2)),
+            ("pool", SequencePooling(stats=("mean", "std"))),
+        ]
+    )
+    densenet_embedding = Pipeline(
+        [
+            ("mel", MelSpectrogram(n_mels=64, n_jobs=n_jobs, memory=memory, verbose=verbose)),
+            ("delta", DeltaStack(order=2)),
+            ("densenet", DenseNetEmbedder(arch=arch, weights=weights, device=device, random_state=random_state)),
+        ]
+    )
+    return Pipeline(
+        [
+            ("features", FeatureUnion([("mfcc", mfcc_statistics), ("densenet", densenet_embedding)])),
+            ("scale", StandardScaler()),
+            (
+                "mlp",
+                MLPClassifier(hidden_layer_sizes=(256,), alpha=1e-3, max_iter=max_epochs, random_state=random_state),
+            ),
+        ]
+    )
+
+
+RECIPES = {
+    "paper-proposed": paper_proposed,
+    "paper-traditional": paper_traditional,
+    "lstm-logmel": lstm_logmel,
+    "multiscale-lstm": multiscale_lstm,
+    "densenet-mfcc-fusion": densenet_mfcc_fusion,
+}
+
+
+def list_recipes():
+    """Names of the available recipes.
+
+    Returns
+    -------
+    names : list of str
+
+    Examples
+    --------
+    >>> from sklearn_ser.recipes import list_recipes
+    >>> list_recipes()
+    ['densenet-mfcc-fusion', 'lstm-logmel', 'multiscale-lstm', 'paper-proposed', 'paper-traditional']
+    """
+    return sorted(RECIPES)
+
+
+def get_recipe(name, **overrides):
+    """Build the unfitted pipeline of a recipe.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`list_recipes`.
+    **overrides
+        Options of the recipe (``max_epochs``, ``random_state``, ``device``,
+        ``n_jobs``, ``memory``, ``verbose``, ... as its function accepts), or
+        parameters of its steps in ``step__param`` form, e.g.
+        ``lstm__hidden_size=64``.
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+        Unfitted; ``fit(paths, labels)`` trains it.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a recipe, or an override is neither an option of
+        the recipe nor a parameter of its steps.
+
+    Examples
+    --------
+    >>> from sklearn_ser.recipes import get_recipe
+    >>> pipe = get_recipe("paper-proposed", max_epochs=5, lstm__batch_size=16)
+    >>> [name for name, _ in pipe.steps]
+    ['mfcc', 'pool', 'scale', 'as_sequence', 'lstm']
+    >>> pipe.named_steps["lstm"].max_epochs, pipe.named_steps["lstm"].batch_size
+    (5, 16)
+    """
+    if name not in RECIPES:
+        raise ValueError(f"Unknown recipe {name!r}; choose one of {list_recipes()}.")
+    builder = RECIPES[name]
+    options = set(inspect.signature(builder).parameters)
+    unknown = [key for key in overrides if "__" not in key and key not in options]
+    if unknown:
+        raise ValueError(
+            f"Recipe {name!r} has no option {unknown[0]!r}; its options are {sorted(options)}, "
+            "and step parameters are given as step__param."
+        )
+    pipeline = builder(**{key: value for key, value in overrides.items() if "__" not in key})
+    step_params = {key: value for key, value in overrides.items() if "__" in key}
+    if step_params:
+        pipeline.set_params(**step_params)
+    return pipeline

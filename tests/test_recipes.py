@@ -1,0 +1,120 @@
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+
+from sklearn_ser.cli import main
+from sklearn_ser.datasets import make_synthetic_corpus
+from sklearn_ser.models import count_trainable_parameters
+from sklearn_ser.recipes import get_recipe, list_recipes
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+QUICK = {
+    "paper-proposed": dict(max_epochs=2),
+    "paper-traditional": dict(max_epochs=2),
+    "lstm-logmel": dict(max_epochs=1, lstm__hidden_size=8),
+    "multiscale-lstm": dict(max_epochs=1, segment_frames=(64, 128), multiscale__estimator__hidden_size=8),
+    "densenet-mfcc-fusion": dict(weights=None, max_epochs=20, features__densenet__densenet__segment_frames=32),
+}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    return root, make_synthetic_corpus(root, n_speakers=2, n_words=2, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(corpus):
+    _, frame = corpus
+    return {name: get_recipe(name, random_state=0, **QUICK[name]).fit(frame["path"], frame["label"]) for name in QUICK}
+
+
+def test_every_recipe_is_exercised():
+    assert list_recipes() == sorted(QUICK)
+
+
+def test_paper_proposed_has_the_papers_parameter_count(fitted):
+    lstm = fitted["paper-proposed"].named_steps["lstm"]
+    assert len(lstm.classes_) == 7
+    assert count_trainable_parameters(lstm.net_.module_) == 305_799
+
+
+def test_paper_traditional_is_the_documented_baseline(fitted):
+    assert count_trainable_parameters(fitted["paper-traditional"].named_steps["lstm"].net_.module_) == 67_463
+
+
+@pytest.mark.parametrize("name", sorted(QUICK))
+def test_recipes_predict_the_users_labels(fitted, corpus, name):
+    _, frame = corpus
+    predicted = fitted[name].predict(frame["path"][:5])
+    assert set(predicted) <= set(frame["label"])
+    proba = fitted[name].predict_proba(frame["path"][:5])
+    assert proba.shape == (5, 7) and np.allclose(proba.sum(axis=1), 1)
+
+
+def test_saved_recipes_give_identical_probabilities_in_a_fresh_process(fitted, corpus, tmp_path):
+    _, frame = corpus
+    paths = list(frame["path"][:4])
+    expected = {name: pipe.predict_proba(paths) for name, pipe in fitted.items()}
+    joblib.dump((fitted, paths, expected), tmp_path / "models.joblib")
+    code = (
+        "import joblib, numpy as np\n"
+        f"models, paths, expected = joblib.load({str(tmp_path / 'models.joblib')!r})\n"
+        "for name, pipe in models.items():\n"
+        "    np.testing.assert_array_equal(pipe.predict_proba(paths), expected[name], err_msg=name)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unknown_recipe_and_option():
+    with pytest.raises(ValueError, match="Unknown recipe 'paper'"):
+        get_recipe("paper")
+    with pytest.raises(ValueError, match="has no option 'hidden_size'"):
+        get_recipe("paper-proposed", hidden_size=3)
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        get_recipe("paper-proposed", lstm__no_such_parameter=3)
+
+
+def test_cli_fit_then_predict(corpus, tmp_path, capsys):
+    root, frame = corpus
+    model = tmp_path / "model.joblib"
+    args = ["fit", "--corpus", f"synthetic:{root}", "--recipe", "paper-proposed", "--out", str(model)]
+    assert main([*args, "--max-epochs", "1", "--random-state", "0", "--set", "lstm__batch_size=8"]) == 0
+    assert joblib.load(model).named_steps["lstm"].batch_size == 8
+    capsys.readouterr()
+    assert main(["predict", str(model), str(root / "F01_angry"), frame["path"][0]]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    header = lines[0].split(",")
+    assert header[:2] == ["file", "label"] and header[2:] == [f"prob_{label}" for label in sorted(set(frame["label"]))]
+    assert len(lines) == 1 + 2 + 1
+    csv = tmp_path / "predictions.csv"
+    assert main(["predict", str(model), frame["path"][0], "--out", str(csv)]) == 0
+    assert csv.read_text().count("\n") == 2
+
+
+def test_cli_reports_bad_input(corpus, tmp_path, capsys):
+    root, _ = corpus
+    assert main(["fit", "--corpus", f"nowhere:{root}", "--recipe", "paper-proposed", "--out", "m.joblib"]) == 1
+    assert "KIND:PATH" in capsys.readouterr().err
+    assert main(["fit", "--corpus", f"synthetic:{root}", "--recipe", "x", "--out", "m.joblib"]) == 1
+    assert "Unknown recipe" in capsys.readouterr().err
+    model = tmp_path / "m.joblib"
+    joblib.dump(get_recipe("paper-proposed", max_epochs=1).fit(*_two_classes(root)), model)
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"not audio")
+    assert main(["predict", str(model), str(broken)]) == 1
+    assert "broken.wav" in capsys.readouterr().err
+    assert main(["predict", str(model), str(tmp_path / "missing.wav")]) == 1
+    assert "missing.wav" in capsys.readouterr().err
+
+
+def _two_classes(root):
+    from sklearn_ser.datasets import load_synthetic
+
+    frame = load_synthetic(root)
+    frame = frame[frame["label"].isin(["angry", "sad"])]
+    return frame["path"], frame["label"]
