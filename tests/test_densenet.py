@@ -17,8 +17,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 
+from sklearn_ser._device import resolve_device
 from sklearn_ser.features import DeltaStack, DenseNetEmbedder, FeatureSequences, MelSpectrogram, SequencePooling
-from sklearn_ser.features._densenet import _resolve_device, _segment_images
+from sklearn_ser.features._densenet import _segment_images
 
 from .conftest import tone
 
@@ -237,15 +238,15 @@ def test_devices(sequences, monkeypatch):
     with pytest.raises(ValueError, match="device='gpu' is not a torch device"):
         DenseNetEmbedder(**{**SMALL, "device": "gpu"}).fit(sequences)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert _resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cpu")
     with pytest.raises(ValueError, match="device='cuda:1' but CUDA is not available"):
         DenseNetEmbedder(**{**SMALL, "device": "cuda:1"}).fit(sequences)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    assert _resolve_device("auto") == torch.device("cuda")
-    assert _resolve_device("cuda:0") == torch.device("cuda:0")
+    assert resolve_device("auto") == torch.device("cuda")
+    assert resolve_device("cuda:0") == torch.device("cuda:0")
     with pytest.raises(ValueError, match=r"cuda:1.*only 1 CUDA device\(s\) are visible"):
-        _resolve_device("cuda:1")
+        resolve_device("cuda:1")
 
 
 def test_pickle_and_joblib_round_trip(tmp_path, sequences, fitted):
@@ -288,7 +289,7 @@ def test_pickled_on_a_gpu_loads_on_the_cpu(sequences, fitted, monkeypatch):
             warnings.simplefilter("always")
             loaded.__setstate__(gpu_state)
         assert [str(w.message) for w in caught if "CUDA" in str(w.message)] == (
-            [f"device={device!r} but CUDA is not available: the DenseNet is loaded on the CPU."] if warns else []
+            [f"device={device!r} but CUDA is not available: loading on the CPU."] if warns else []
         )
         assert loaded.device_ == torch.device("cpu") and loaded.device == device
         np.testing.assert_array_equal(loaded.transform(sequences), expected)

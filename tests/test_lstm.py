@@ -240,8 +240,16 @@ def test_invalid_parameters(params):
 
 
 def test_device_auto_picks_cpu_without_gpu():
-    from sklearn_ser.models._lstm import resolve_device
+    from sklearn_ser._device import resolve_device
 
-    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert str(resolve_device("auto")) == ("cuda" if torch.cuda.is_available() else "cpu")
     X, y = gaussian_sequences(n=6)
     assert LSTMClassifier(**{**SMALL, "device": "cpu"}).fit(X, y).net_.device == "cpu"
+
+
+def test_unavailable_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    X, y = gaussian_sequences(n=6)
+    with pytest.raises(ValueError, match="device='cuda' but CUDA is not available"):
+        LSTMClassifier(**{**SMALL, "device": "cuda"}).fit(X, y)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
 from numbers import Integral
@@ -17,6 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _get_container_adapter
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
+from .._device import parse_device, resolve_device
 from ._base import FeatureSequences, SequenceInputMixin
 
 EMBEDDING_DIMS = {"densenet121": 1024, "densenet169": 1664, "densenet201": 1920}
@@ -202,7 +202,7 @@ class DenseNetEmbedder(SequenceInputMixin, TransformerMixin, BaseEstimator, auto
         """
         super().fit(X, y)
         self._image_shape()
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         if self.weights is None:
             model = _random_network(self.arch, check_random_state(self.random_state))
         elif isinstance(self.weights, str) and self.weights == "imagenet":
@@ -287,7 +287,7 @@ class DenseNetEmbedder(SequenceInputMixin, TransformerMixin, BaseEstimator, auto
 
     def _check_params(self):
         if self.device != "auto":
-            _parse_device(self.device)
+            parse_device(self.device)
 
     def _image_shape(self):
         """Height and width of the images fed to the network; checks them."""
@@ -359,7 +359,7 @@ class DenseNetEmbedder(SequenceInputMixin, TransformerMixin, BaseEstimator, auto
 
             arch = _ARCH_BY_DIM[self.embedding_dim_]
             tensors = {k: torch.tensor(v) for k, v in model_state.items()}
-            self.device_ = _resolve_device(self.device, fallback=True)
+            self.device_ = resolve_device(self.device, fallback=True)
             self.model_ = _network_from_state(arch, tensors, source="the pickled state").to(self.device_).eval()
 
 
@@ -369,42 +369,6 @@ def _segment_images(sequence, n_mels, segment_frames, segment_hop):
         sequence = sequence[np.arange(segment_frames) % len(sequence)]
     windows = np.lib.stride_tricks.sliding_window_view(sequence, segment_frames, axis=0)[::segment_hop]
     return windows.reshape(len(windows), 3, n_mels, segment_frames)
-
-
-def _parse_device(device):
-    import torch
-
-    try:
-        return torch.device(device)
-    except (RuntimeError, ValueError) as exc:
-        raise ValueError(
-            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda' or e.g. 'cuda:1'."
-        ) from exc
-
-
-def _resolve_device(device, *, fallback=False):
-    """The torch.device ``device`` stands for on this machine.
-
-    A CUDA device that is not available raises ValueError, or, with
-    ``fallback`` (loading a pickled embedder), gives the CPU with a warning.
-    """
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = _parse_device(device)
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            problem = "CUDA is not available"
-        elif resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            problem = f"only {torch.cuda.device_count()} CUDA device(s) are visible"
-        else:
-            return resolved
-        if fallback:
-            warnings.warn(f"device={device!r} but {problem}: the DenseNet is loaded on the CPU.", stacklevel=3)
-            return torch.device("cpu")
-        raise ValueError(f"device={device!r} but {problem}; use device='auto' or 'cpu'.")
-    return resolved
 
 
 def _embedding_network(arch):

@@ -15,6 +15,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from .._device import resolve_device
 from ..features._base import check_sequences, record_feature_names
 from ._data import SequenceDataset, pad_batch
 from ._network import POOLINGS, LSTMNetwork
@@ -25,13 +26,6 @@ OPTIMIZERS = {
     "sgd": torch.optim.SGD,
     "rmsprop": torch.optim.RMSprop,
 }
-
-
-def resolve_device(device):
-    """``"auto"`` -> ``"cuda"`` when a GPU is available, else ``"cpu"``."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 class LSTMClassifier(ClassifierMixin, BaseEstimator):
@@ -341,7 +335,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             train_split=train_split,
             callbacks=callbacks,
             classes=np.arange(len(self.classes_)),
-            device=resolve_device(self.device),
+            device=str(resolve_device(self.device)),
             verbose=self.verbose,
         )
 
