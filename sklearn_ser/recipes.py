@@ -34,6 +34,13 @@ Recognition" (2025):
     embeddings of 3-channel (static, delta, delta-delta) log-Mel images, into
     a dense (multi-layer perceptron) classifier. ``weights="imagenet"``
     downloads torchvision's ImageNet weights on first use.
+
+The classical baseline:
+
+``"svm-mfcc"``
+    MFCC with deltas and delta-deltas, mean and standard deviation over time,
+    standardized, into an RBF SVM; ``speaker_normalization=True`` standardizes
+    the MFCC per speaker first.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ import inspect
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
 
 from .features import (
     MFCC,
@@ -51,6 +59,7 @@ from .features import (
     MelSpectrogram,
     SequencePooling,
     SequenceScaler,
+    SpeakerNormalizer,
     VectorAsSequence,
 )
 from .models import LSTMClassifier, MultiscaleLSTMClassifier
@@ -203,12 +212,33 @@ def densenet_mfcc_fusion(
     )
 
 
+def svm_mfcc(*, speaker_normalization=False, C=10.0, random_state=None, n_jobs=None, memory=None, verbose=0):
+    """RBF SVM on MFCC, delta and delta-delta statistics (mean and std), standardized.
+
+    With ``speaker_normalization=True`` the MFCC frames are first
+    standardized per speaker by :class:`~sklearn_ser.features.SpeakerNormalizer`
+    (speaker ids routed as ``speaker`` metadata, as
+    :func:`sklearn_ser.evaluation.evaluate` does).
+    """
+    steps = [("mfcc", MFCC(n_mfcc=40, n_jobs=n_jobs, memory=memory, verbose=verbose))]
+    if speaker_normalization:
+        steps.append(("speaker_norm", SpeakerNormalizer()))
+    steps += [
+        ("delta", DeltaStack(order=2)),
+        ("pool", SequencePooling(stats=("mean", "std"))),
+        ("scale", StandardScaler()),
+        ("svm", SVC(C=C, probability=True, random_state=random_state)),
+    ]
+    return Pipeline(steps)
+
+
 RECIPES = {
     "paper-proposed": paper_proposed,
     "paper-traditional": paper_traditional,
     "lstm-logmel": lstm_logmel,
     "multiscale-lstm": multiscale_lstm,
     "densenet-mfcc-fusion": densenet_mfcc_fusion,
+    "svm-mfcc": svm_mfcc,
 }
 
 
@@ -223,7 +253,7 @@ def list_recipes():
     --------
     >>> from sklearn_ser.recipes import list_recipes
     >>> list_recipes()
-    ['densenet-mfcc-fusion', 'lstm-logmel', 'multiscale-lstm', 'paper-proposed', 'paper-traditional']
+    ['densenet-mfcc-fusion', 'lstm-logmel', 'multiscale-lstm', 'paper-proposed', 'paper-traditional', 'svm-mfcc']
     """
     return sorted(RECIPES)
 

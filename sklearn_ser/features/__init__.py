@@ -5,6 +5,7 @@ from ._delta import DeltaStack
 from ._densenet import DenseNetEmbedder
 from ._pooling import SequencePooling
 from ._scaling import SequenceScaler, VectorAsSequence
+from ._speaker import SpeakerNormalizer
 from ._spectral import MFCC, MelSpectrogram
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "DeltaStack",
     "SequenceScaler",
     "SequencePooling",
+    "SpeakerNormalizer",
     "VectorAsSequence",
     "DenseNetEmbedder",
     "FeatureSequences",

@@ -1,0 +1,289 @@
+"""Cross-validated evaluation of a pipeline on a corpus under a protocol."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import sklearn
+from joblib import Parallel, delayed
+from scipy import stats
+from sklearn.base import clone
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    precision_score,
+    recall_score,
+)
+from sklearn.utils.metadata_routing import get_routing_for_object
+
+from ..model_selection import protocol_split
+
+DEFAULT_SCORING = ("accuracy", "balanced_accuracy", "f1_macro")
+METRICS = {
+    "accuracy": accuracy_score,
+    "balanced_accuracy": balanced_accuracy_score,
+    "f1_macro": partial(f1_score, average="macro", zero_division=0),
+    "f1_weighted": partial(f1_score, average="weighted", zero_division=0),
+    "precision_macro": partial(precision_score, average="macro", zero_division=0),
+    "recall_macro": partial(recall_score, average="macro", zero_division=0),
+}
+ROUTED_METADATA = ("speaker", "groups")
+
+
+@dataclass
+class EvaluationResult:
+    """Scores, pooled predictions and tables of one cross-validated evaluation.
+
+    Attributes
+    ----------
+    protocol : str
+        The protocol's name (or the splitter's class name).
+    scores : dict of str to ndarray
+        One score per fold for each metric (``accuracy``, ``balanced_accuracy``
+        (unweighted average recall, UAR), ``f1_macro``, ...).
+    y_true, y_pred : ndarray
+        Labels and predictions of every tested utterance, pooled over folds.
+    test_indices : ndarray of int
+        Row of the corpus each pooled prediction belongs to.
+    fold : ndarray of int
+        Fold each pooled prediction comes from.
+    labels : ndarray
+        Label order of ``confusion_matrix`` and ``per_class``.
+    fit_seconds : ndarray
+        Training time of each fold.
+    estimators : list
+        The fitted estimator of each fold, when kept.
+    """
+
+    protocol: str
+    scores: dict
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    test_indices: np.ndarray
+    fold: np.ndarray
+    labels: np.ndarray
+    fit_seconds: np.ndarray
+    estimators: list = field(default_factory=list, repr=False)
+
+    @property
+    def confusion_matrix(self):
+        """Counts of pooled predictions: rows true labels, columns predicted, in ``labels`` order."""
+        return confusion_matrix(self.y_true, self.y_pred, labels=self.labels)
+
+    @property
+    def per_class(self):
+        """Precision, recall, F1 and support per label over the pooled predictions."""
+        precision, recall, f1, support = precision_recall_fscore_support(
+            self.y_true, self.y_pred, labels=self.labels, zero_division=0
+        )
+        return pd.DataFrame(
+            {"precision": precision, "recall": recall, "f1": f1, "support": support},
+            index=pd.Index(self.labels, name="label"),
+        )
+
+    def summary(self):
+        """Mean and standard deviation over folds of every metric."""
+        return pd.DataFrame(
+            {"mean": [np.mean(v) for v in self.scores.values()], "std": [np.std(v) for v in self.scores.values()]},
+            index=pd.Index(list(self.scores), name="metric"),
+        )
+
+
+def evaluate(
+    estimator,
+    corpus,
+    *,
+    protocol="speaker",
+    scoring=DEFAULT_SCORING,
+    n_splits=5,
+    random_state=0,
+    n_jobs=None,
+    keep_estimators=False,
+):
+    """Cross-validate ``estimator`` on a corpus under an evaluation protocol.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A pipeline from audio paths to labels, e.g. a recipe.
+    corpus : pandas.DataFrame
+        A loader's frame (``path``, ``label``, ``speaker``, ``text``, ...).
+    protocol : str or cross-validation splitter, default="speaker"
+        ``"random"``, ``"speaker"``, ``"text"``, ``"speaker+text"`` or
+        ``"cross-corpus"`` (see :func:`sklearn_ser.model_selection.protocol_split`),
+        or a splitter, which then gets the speakers as ``groups`` if it
+        uses groups.
+    scoring : sequence of str, default=("accuracy", "balanced_accuracy", "f1_macro")
+        Metrics computed from the predictions of each fold, among
+        ``accuracy``, ``balanced_accuracy`` (unweighted average recall),
+        ``f1_macro``, ``f1_weighted``, ``precision_macro`` and ``recall_macro``.
+    n_splits : int, default=5
+        Folds of the random and text protocols.
+    random_state : int, default=0
+        Seed of the folds.
+    n_jobs : int or None, default=None
+        Folds trained in parallel.
+    keep_estimators : bool, default=False
+        Keep each fold's fitted estimator in the result.
+
+    Returns
+    -------
+    result : EvaluationResult
+
+    Notes
+    -----
+    Speaker ids are routed, with scikit-learn's metadata routing, as
+    ``speaker`` to every step that requests it in ``fit`` or ``predict``
+    (such as :class:`~sklearn_ser.features.SpeakerNormalizer`), and as
+    ``groups`` to steps whose ``fit`` requests it (e.g. an
+    :class:`~sklearn_ser.models.LSTMClassifier` with early stopping whose
+    validation split holds out whole speakers).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn.svm import SVC
+    >>> from sklearn_ser.datasets import make_synthetic_corpus
+    >>> from sklearn_ser.evaluation import evaluate
+    >>> from sklearn_ser.features import MFCC, SequencePooling
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     corpus = make_synthetic_corpus(root, n_speakers=2, n_words=3, emotions=("angry", "sad"))
+    ...     pipe = make_pipeline(MFCC(n_mfcc=13), SequencePooling(), StandardScaler(), SVC())
+    ...     result = evaluate(pipe, corpus, protocol="speaker")
+    >>> len(result.scores["accuracy"]), int(result.confusion_matrix.sum())
+    (2, 12)
+    >>> list(result.per_class.columns)
+    ['precision', 'recall', 'f1', 'support']
+    """
+    unknown = [metric for metric in scoring if metric not in METRICS]
+    if unknown:
+        raise ValueError(f"Unknown metric {unknown[0]!r} in scoring; choose from {sorted(METRICS)}.")
+    X = corpus["path"].to_numpy(dtype=object)
+    y = corpus["label"].to_numpy(dtype=object)
+    if isinstance(protocol, str):
+        cv, groups = protocol_split(corpus, protocol, n_splits=n_splits, random_state=random_state)
+        name = protocol
+    else:
+        cv, name = protocol, type(protocol).__name__
+        groups = _column(corpus, "speaker") if get_routing_for_object(cv).consumes("split", ["groups"]) else None
+    metadata = {"speaker": _column(corpus, "speaker"), "groups": _column(corpus, "speaker")}
+    splits = list(cv.split(X, y, groups))
+    folds = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_and_predict)(clone(estimator), X, y, train, test, metadata) for train, test in splits
+    )
+    scores = {
+        metric: [METRICS[metric](y[test], predictions) for (_, test), (_, predictions, _) in zip(splits, folds)]
+        for metric in scoring
+    }
+    test_indices = np.concatenate([test for _, test in splits])
+    return EvaluationResult(
+        protocol=name,
+        scores={metric: np.asarray(values) for metric, values in scores.items()},
+        y_true=y[test_indices],
+        y_pred=np.concatenate([predictions for _, predictions, _ in folds]),
+        test_indices=test_indices,
+        fold=np.concatenate([np.full(len(test), k) for k, (_, test) in enumerate(splits)]),
+        labels=np.unique(y[test_indices]),
+        fit_seconds=np.asarray([seconds for _, _, seconds in folds]),
+        estimators=[fitted for fitted, _, _ in folds] if keep_estimators else [],
+    )
+
+
+def compare(
+    estimators, corpus, *, protocol="speaker", scoring=DEFAULT_SCORING, n_splits=5, random_state=0, n_jobs=None
+):
+    """Evaluate several estimators on the same folds and test their differences.
+
+    Parameters
+    ----------
+    estimators : dict of str to estimator
+        Named pipelines from audio paths to labels.
+    corpus : pandas.DataFrame
+        A loader's frame.
+    protocol : str or cross-validation splitter, default="speaker"
+        As in :func:`evaluate`; every estimator sees the same folds.
+    scoring : sequence of str, default=("accuracy", "balanced_accuracy", "f1_macro")
+        Metrics, as in :func:`evaluate`.
+    n_splits : int, default=5
+        Folds of the random and text protocols.
+    random_state : int, default=0
+        Seed of the folds.
+    n_jobs : int or None, default=None
+        Folds trained in parallel.
+
+    Returns
+    -------
+    results : dict of str to EvaluationResult
+        One per estimator.
+    table : pandas.DataFrame
+        Mean and standard deviation of every metric per estimator.
+    tests : pandas.DataFrame
+        For every pair of estimators and metric: the mean difference over
+        folds and the p-values of a paired t-test and of a Wilcoxon
+        signed-rank test over the folds (NaN where a test is undefined,
+        e.g. identical scores). With few folds (leave one speaker out on
+        two speakers) no test can be significant: read the differences.
+    """
+    results = {
+        name: evaluate(
+            estimator,
+            corpus,
+            protocol=protocol,
+            scoring=scoring,
+            n_splits=n_splits,
+            random_state=random_state,
+            n_jobs=n_jobs,
+        )
+        for name, estimator in estimators.items()
+    }
+    table = pd.concat({name: result.summary() for name, result in results.items()}, names=["estimator"])
+    rows = []
+    names = list(results)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            for metric in scoring:
+                a, b = results[first].scores[metric], results[second].scores[metric]
+                rows.append(
+                    {
+                        "estimator": first,
+                        "other": second,
+                        "metric": metric,
+                        "mean_difference": float(np.mean(a - b)),
+                        "n_folds": len(a),
+                        "t_test_p": _p_value(stats.ttest_rel, a, b),
+                        "wilcoxon_p": _p_value(stats.wilcoxon, a, b),
+                    }
+                )
+    return results, table, pd.DataFrame(rows)
+
+
+def _fit_and_predict(estimator, X, y, train, test, metadata):
+    with sklearn.config_context(enable_metadata_routing=True):
+        routing = get_routing_for_object(estimator)
+        fit_params = {k: v[train] for k, v in metadata.items() if v is not None and routing.consumes("fit", [k])}
+        predict_params = {k: v[test] for k, v in metadata.items() if v is not None and routing.consumes("predict", [k])}
+        start = time.perf_counter()
+        estimator.fit(X[train], y[train], **fit_params)
+        seconds = time.perf_counter() - start
+        return estimator, estimator.predict(X[test], **predict_params), seconds
+
+
+def _column(corpus, name):
+    return corpus[name].to_numpy(dtype=object) if name in corpus else None
+
+
+def _p_value(test, a, b):
+    try:
+        with np.errstate(all="ignore"):
+            return float(test(a, b).pvalue)
+    except ValueError:
+        return float("nan")

@@ -1,0 +1,209 @@
+"""Per-speaker standardization of features, with speaker ids routed as metadata."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
+
+from ._base import FeatureSequences, SequenceOutputMixin, check_sequences, record_feature_names
+
+
+def _statistics(frames):
+    mean = frames.mean(axis=0)
+    scale = frames.std(axis=0)
+    return mean, np.where(scale > 0, scale, 1.0)
+
+
+class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
+    """Standardize features per speaker (speaker-level normalization).
+
+    Every feature is centred and scaled with the mean and standard deviation
+    of the speaker's own utterances, which removes much of what separates
+    one voice from another (pitch range, vocal-tract length, recording
+    level) and is known to help speaker-independent emotion recognition.
+
+    Works on feature sequences (statistics over all frames of a speaker's
+    utterances) and on 2-D feature arrays (statistics over a speaker's rows).
+
+    Speaker ids reach it through scikit-learn's metadata routing as
+    ``speaker``, in ``fit`` and in ``transform``; both are requested by
+    default, so inside a Pipeline it is enough to enable routing and pass
+    ``speaker=`` to ``fit`` and ``predict``::
+
+        with sklearn.config_context(enable_metadata_routing=True):
+            pipe.fit(paths, labels, speaker=speakers)
+            pipe.predict(new_paths, speaker=new_speakers)
+
+    :func:`sklearn_ser.evaluation.evaluate` does this for you.
+
+    In ``transform``, a speaker seen in ``fit`` is normalized with the
+    statistics learned there; a new speaker with the statistics of its own
+    utterances in the data being transformed (so give a new speaker's
+    utterances together). The output keeps the input's kind (sequences or a
+    2-D array) and is never wrapped by ``set_output``. Without speaker ids,
+    sequences are normalized per
+    utterance (each utterance's own mean and standard deviation over its
+    frames, i.e. cepstral mean and variance normalization), and 2-D
+    features with the statistics of all training rows.
+
+    Attributes
+    ----------
+    speaker_statistics_ : dict
+        ``speaker -> (mean, scale)`` learned in :meth:`fit`.
+    mean_, scale_ : ndarray of shape (n_features,)
+        Statistics of all training frames or rows.
+    n_features_in_ : int
+        Features per frame (or columns).
+    feature_names_in_ : ndarray of str objects
+        Names of those features, when the input carried them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ser.features import SpeakerNormalizer
+    >>> X = np.array([[100.0], [110.0], [200.0], [220.0]])
+    >>> speakers = ["low", "low", "high", "high"]
+    >>> norm = SpeakerNormalizer().fit(X, speaker=speakers)
+    >>> norm.transform(X, speaker=speakers).ravel()
+    array([-1.,  1., -1.,  1.])
+    >>> norm.transform(np.array([[300.0], [360.0]]), speaker=["new", "new"]).ravel()
+    array([-1.,  1.])
+    """
+
+    __metadata_request__fit = {"speaker": True}
+    __metadata_request__transform = {"speaker": True}
+
+    def __init__(self):
+        pass
+
+    def fit(self, X, y=None, speaker=None):
+        """Learn the statistics of every speaker and of all the data.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_frames, n_features), 3-D array, or 2-D array
+            Feature sequences, or one feature vector per utterance.
+        y : None
+            Ignored.
+        speaker : array-like of shape (n_samples,), optional
+            Speaker of each utterance.
+
+        Returns
+        -------
+        self : object
+        """
+        items, is_sequence = self._check_items(X, reset=True)
+        speaker = self._check_speaker(speaker, len(items))
+        self.mean_, self.scale_ = _statistics(self._frames(items))
+        self.speaker_statistics_ = {}
+        if speaker is not None:
+            for name in np.unique(speaker):
+                chosen = [item for item, owner in zip(items, speaker) if owner == name]
+                self.speaker_statistics_[name] = _statistics(self._frames(chosen))
+        record_feature_names(self, X)
+        return self
+
+    def transform(self, X, speaker=None):
+        """Standardize per speaker (or per utterance without speaker ids).
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_frames, n_features), 3-D array, or 2-D array
+            Feature sequences or vectors with the features seen in :meth:`fit`.
+        speaker : array-like of shape (n_samples,), optional
+            Speaker of each utterance.
+
+        Returns
+        -------
+        X_normalized : FeatureSequences or ndarray of shape (n_samples, n_features)
+            The same kind of data as ``X``.
+        """
+        check_is_fitted(self)
+        items, is_sequence = self._check_items(X, reset=False)
+        speaker = self._check_speaker(speaker, len(items))
+        if speaker is None:
+            if is_sequence:
+                out = [(item - item.mean(axis=0)) / _statistics(item)[1] for item in items]
+            else:
+                out = [(item - self.mean_) / self.scale_ for item in items]
+        else:
+            statistics = dict(self.speaker_statistics_)
+            for name in np.unique(speaker):
+                if name not in statistics:
+                    chosen = [item for item, owner in zip(items, speaker) if owner == name]
+                    statistics[name] = _statistics(self._frames(chosen))
+            out = [(item - statistics[owner][0]) / statistics[owner][1] for item, owner in zip(items, speaker)]
+        if is_sequence:
+            return FeatureSequences([o.astype(np.float32) for o in out], self.get_feature_names_out())
+        return np.vstack(out)
+
+    def fit_transform(self, X, y=None, speaker=None):
+        """Fit, then transform ``X`` with the same speaker ids.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_frames, n_features), 3-D array, or 2-D array
+            Feature sequences or vectors.
+        y : None
+            Ignored.
+        speaker : array-like of shape (n_samples,), optional
+            Speaker of each utterance.
+
+        Returns
+        -------
+        X_normalized : FeatureSequences or ndarray of shape (n_samples, n_features)
+        """
+        return self.fit(X, y, speaker=speaker).transform(X, speaker=speaker)
+
+    def get_feature_names_out(self, input_features=None):
+        """The input feature names, unchanged.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None
+            Input feature names; ``x0, x1, ...`` when None.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        from sklearn.utils.validation import _check_feature_names_in
+
+        check_is_fitted(self)
+        return _check_feature_names_in(self, input_features)
+
+    def _check_items(self, X, *, reset):
+        is_sequence = not (isinstance(X, np.ndarray) and X.ndim == 2) and not hasattr(X, "columns")
+        if is_sequence:
+            items = check_sequences(X, n_features=None if reset else self.n_features_in_)
+        else:
+            array = check_array(X, dtype=np.float64)
+            if not reset and array.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {array.shape[1]} features, expected {self.n_features_in_}.")
+            items = list(array[:, None, :])
+        if reset:
+            self.n_features_in_ = items[0].shape[1]
+            self._fitted_on_sequences = is_sequence
+        elif is_sequence != self._fitted_on_sequences:
+            kinds = {True: "feature sequences", False: "a 2-D array"}
+            raise ValueError(f"SpeakerNormalizer was fitted on {kinds[not is_sequence]} but got {kinds[is_sequence]}.")
+        return items, is_sequence
+
+    @staticmethod
+    def _check_speaker(speaker, n_samples):
+        if speaker is None:
+            return None
+        speaker = column_or_1d(np.asarray(speaker, dtype=object))
+        if len(speaker) != n_samples:
+            raise ValueError(f"speaker has {len(speaker)} entries but X has {n_samples} utterances.")
+        return speaker
+
+    @staticmethod
+    def _frames(items):
+        return np.concatenate(items, axis=0).astype(np.float64)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
