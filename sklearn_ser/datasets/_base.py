@@ -11,6 +11,11 @@ COMMON_COLUMNS = ("path", "label", "speaker", "text", "corpus")
 #: The seven emotion labels of the Toronto Emotional Speech Set.
 EMOTIONS_TESS = ("angry", "disgust", "fear", "happy", "neutral", "ps", "sad")
 
+#: How many directory levels below ``root`` the loaders look for corpus files.
+_MAX_SEARCH_DEPTH = 5
+
+_AUDIO_SUFFIXES = frozenset({".wav", ".flac"})
+
 
 def _check_root(root):
     """Return ``root`` as an absolute :class:`~pathlib.Path` to a directory.
@@ -28,6 +33,47 @@ def _check_root(root):
     if not root.is_dir():
         raise NotADirectoryError(f"Corpus root {str(root)!r} is not a directory.")
     return root
+
+
+def _is_hidden(name):
+    # Also skips the '__MACOSX' folders and '._*' files of zips made on macOS.
+    return name.startswith((".", "__MACOSX"))
+
+
+def _iter_audio_files(root, *, max_depth=_MAX_SEARCH_DEPTH):
+    """Yield the audio files at most ``max_depth`` folders below ``root``.
+
+    Files directly in ``root`` are at depth 0. Hidden files and folders are
+    skipped; folders and files are visited in sorted order.
+    """
+    root_depth = len(root.parts)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        folder = Path(dirpath)
+        dirnames[:] = sorted(name for name in dirnames if not _is_hidden(name))
+        if len(folder.parts) - root_depth >= max_depth:
+            dirnames.clear()
+        for name in sorted(filenames):
+            path = folder / name
+            if not _is_hidden(name) and path.suffix.lower() in _AUDIO_SUFFIXES and path.is_file():
+                yield path
+
+
+def _check_unique_recordings(records, *, key_columns, corpus):
+    """Raise if two files hold the same recording, as told by ``key_columns``."""
+    seen = {}
+    for record in sorted(records, key=lambda record: record["path"]):
+        key = tuple(record[column] for column in key_columns)
+        if key in seen:
+            raise ValueError(
+                f"{corpus} recording {dict(zip(key_columns, key))} found twice: {seen[key]!r} and "
+                f"{record['path']!r}. Point root at a single copy of the corpus."
+            )
+        seen[key] = record["path"]
+
+
+def _code_error(path, corpus, field, code, expected):
+    """The error for a file name holding a code the corpus never uses."""
+    return ValueError(f"{corpus} file {str(path)!r} has the impossible {field} code {code!r}; expected {expected}.")
 
 
 def _as_object_strings(frame):

@@ -2,28 +2,56 @@
 
 from pathlib import Path
 
+from ._crema_d import load_crema_d
+from ._emodb import load_emodb
+from ._labels import _apply_labels, _check_labels
+from ._ravdess import load_ravdess
+from ._savee import load_savee
 from ._synthetic import MANIFEST_NAME, load_synthetic, make_synthetic_corpus
 from ._tess import load_tess
 
 
-def _synthetic(root):
+def _synthetic(root, *, labels="original"):
+    _check_labels(labels)
     if (Path(root) / MANIFEST_NAME).exists():
-        return load_synthetic(root)
-    return make_synthetic_corpus(root)
+        return load_synthetic(root, labels=labels)
+    return _apply_labels(make_synthetic_corpus(root), labels)
 
 
-LOADERS = {"tess": load_tess, "synthetic": _synthetic}
+#: Kind -> loader ``f(root, *, labels="original")``.
+LOADERS = {
+    "tess": load_tess,
+    "emodb": load_emodb,
+    "ravdess": load_ravdess,
+    "savee": load_savee,
+    "crema-d": load_crema_d,
+    "synthetic": _synthetic,
+}
 
 
-def load_corpus(spec):
+def load_corpus(spec, *, labels="original"):
     """Load a corpus from a ``KIND:PATH`` specification.
 
     Parameters
     ----------
     spec : str
-        ``tess:PATH`` reads TESS with :func:`load_tess`; ``synthetic:PATH``
-        reads the synthetic corpus at PATH, writing the default one there
-        first if PATH holds none.
+        ``KIND:PATH`` with KIND one of
+
+        - ``tess``: TESS, read with :func:`load_tess`;
+        - ``emodb``: EMO-DB, read with :func:`load_emodb`;
+        - ``ravdess``: the RAVDESS speech recordings, read with
+          :func:`load_ravdess`;
+        - ``savee``: SAVEE, read with :func:`load_savee`;
+        - ``crema-d``: CREMA-D, read with :func:`load_crema_d`;
+        - ``synthetic``: the synthetic corpus at PATH, read with
+          :func:`load_synthetic`, writing the default one there first if
+          PATH holds none.
+
+        PATH is the corpus folder or a folder containing it, as the loader
+        accepts.
+    labels : {"original", "unified"}, default="original"
+        Keep the corpus's own labels, or map them onto
+        :data:`UNIFIED_LABELS` (see :func:`unify_labels`).
 
     Returns
     -------
@@ -34,7 +62,8 @@ def load_corpus(spec):
     Raises
     ------
     ValueError
-        If ``spec`` has no ``KIND:`` prefix or names an unknown kind.
+        If ``spec`` has no ``KIND:`` prefix or names an unknown kind, if
+        ``labels`` is not a known label set, or as the loader raises.
 
     Examples
     --------
@@ -43,12 +72,15 @@ def load_corpus(spec):
     >>> with tempfile.TemporaryDirectory() as root:
     ...     _ = make_synthetic_corpus(root, n_speakers=1, n_words=1, emotions=("sad", "angry"))
     ...     frame = load_corpus(f"synthetic:{root}")
+    ...     unified = load_corpus(f"synthetic:{root}", labels="unified")
     >>> sorted(frame["label"])
     ['angry', 'sad']
+    >>> sorted(unified["label"])
+    ['anger', 'sadness']
     """
     kind, separator, path = spec.partition(":")
     if not separator or kind not in LOADERS or not path:
         raise ValueError(
             f"Corpus {spec!r} must be KIND:PATH with KIND one of {sorted(LOADERS)}, e.g. 'tess:data/tess'."
         )
-    return LOADERS[kind](path)
+    return LOADERS[kind](path, labels=labels)

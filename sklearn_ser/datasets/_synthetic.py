@@ -23,6 +23,7 @@ import soundfile as sf
 from scipy import signal
 
 from ._base import COMMON_COLUMNS, EMOTIONS_TESS, _as_object_strings, _check_root
+from ._labels import _apply_labels, _check_labels
 
 MANIFEST_NAME = "manifest.csv"
 _MANIFEST_COLUMNS = ("path", "label", "speaker", "text", "gender")
@@ -692,13 +693,18 @@ def _absolute_audio_path(root, relative):
     return str(path)
 
 
-def load_synthetic(root):
+def load_synthetic(root, *, labels="original"):
     """Load a corpus written by :func:`make_synthetic_corpus`.
 
     Parameters
     ----------
     root : str or path-like
         The folder holding ``manifest.csv`` and the audio files.
+    labels : {"original", "unified"}, default="original"
+        ``"original"`` keeps the emotion names the corpus was written with;
+        ``"unified"`` maps them onto :data:`UNIFIED_LABELS` (the default
+        emotions as for TESS: ``angry`` -> ``anger``, ``ps`` -> ``surprise``,
+        ...) and keeps the written name in an ``original_label`` column.
 
     Returns
     -------
@@ -706,8 +712,9 @@ def load_synthetic(root):
         One row per audio file, sorted by path, with the columns ``path``
         (absolute), ``label``, ``speaker``, ``text`` (the target word),
         ``corpus`` (``"synthetic"``) and ``gender`` (``"female"`` or
-        ``"male"``), plus any further manifest column. String columns have
-        object dtype and hold plain ``str``.
+        ``"male"``), plus any further manifest column; with
+        ``labels="unified"``, ``original_label`` after ``corpus``. String
+        columns have object dtype and hold plain ``str``.
 
     Raises
     ------
@@ -717,7 +724,9 @@ def load_synthetic(root):
         If ``root`` is not a directory.
     ValueError
         If the manifest lacks a required column, lists no files, lists a
-        file twice, or lists a path that is absolute or leaves ``root``.
+        file twice, or lists a path that is absolute or leaves ``root``; if
+        ``labels`` is not a known label set, or is ``"unified"`` and an
+        emotion name has no unified label.
 
     See Also
     --------
@@ -738,6 +747,7 @@ def load_synthetic(root):
     >>> bool(frame["path"].str.endswith(".wav").all())
     True
     """
+    _check_labels(labels)
     root = _check_root(root)
     manifest = _read_manifest(root)
     manifest["path"] = [_absolute_audio_path(root, path) for path in manifest["path"]]
@@ -745,4 +755,4 @@ def load_synthetic(root):
     extra = [column for column in manifest.columns if column not in COMMON_COLUMNS]
     frame = manifest[[*COMMON_COLUMNS, *extra]]
     frame = frame.sort_values("path", kind="stable", ignore_index=True)
-    return _as_object_strings(frame)
+    return _apply_labels(_as_object_strings(frame), labels)

@@ -4,12 +4,8 @@ import os
 import re
 from pathlib import Path
 
-from ._base import _build_frame, _check_root
-
-#: How many directory levels below ``root`` the emotion folders may lie.
-_MAX_SEARCH_DEPTH = 5
-
-_AUDIO_SUFFIXES = frozenset({".wav", ".flac"})
+from ._base import _AUDIO_SUFFIXES, _MAX_SEARCH_DEPTH, _build_frame, _check_root, _is_hidden
+from ._labels import _apply_labels, _check_labels
 
 # Spellings found in public copies, lowercased, mapped to the TESS labels.
 _EMOTION_SPELLINGS = {
@@ -57,11 +53,6 @@ def _parse_file_name(path, *, folder_label):
     return match["word"]
 
 
-def _is_hidden(name):
-    # Also skips the '__MACOSX' folders and '._*' files of zips made on macOS.
-    return name.startswith((".", "__MACOSX"))
-
-
 def _iter_emotion_folders(root):
     """Yield ``(folder, speaker, label)`` for TESS emotion folders in ``root``."""
     root_depth = len(root.parts)
@@ -89,7 +80,7 @@ def _check_unique_recordings(records):
         seen[key] = record["path"]
 
 
-def load_tess(root):
+def load_tess(root, *, labels="original"):
     """Load the file list of the Toronto Emotional Speech Set (TESS).
 
     TESS holds 2800 recordings of two female speakers (``"OAF"``, aged 64,
@@ -109,6 +100,11 @@ def load_tess(root):
     ----------
     root : str or path-like
         The corpus folder, or a folder containing it.
+    labels : {"original", "unified"}, default="original"
+        ``"original"`` keeps the TESS labels; ``"unified"`` maps them onto
+        :data:`UNIFIED_LABELS` (``angry`` -> ``anger``, ``happy`` ->
+        ``happiness``, ``ps`` -> ``surprise``, ``sad`` -> ``sadness``) and
+        keeps the TESS label in an ``original_label`` column.
 
     Returns
     -------
@@ -120,7 +116,8 @@ def load_tess(root):
           ``"happy"``, ``"neutral"``, ``"ps"`` (pleasant surprise), ``"sad"``;
         - ``speaker``: ``"OAF"`` or ``"YAF"``;
         - ``text``: the target word, lowercase;
-        - ``corpus``: ``"tess"``.
+        - ``corpus``: ``"tess"``;
+        - ``original_label``: with ``labels="unified"`` only.
 
         All columns have object dtype and hold plain ``str``.
 
@@ -131,10 +128,10 @@ def load_tess(root):
     NotADirectoryError
         If ``root`` is not a directory.
     ValueError
-        If no TESS audio file is found below ``root``, if a file name cannot
-        be parsed or names another emotion than its folder, or if a
-        recording occurs twice (for example two copies of the corpus below
-        ``root``).
+        If ``labels`` is not a known label set, if no TESS audio file is
+        found below ``root``, if a file name cannot be parsed or names
+        another emotion than its folder, or if a recording occurs twice (for
+        example two copies of the corpus below ``root``).
 
     Examples
     --------
@@ -153,7 +150,15 @@ def load_tess(root):
       label speaker text corpus
     0 angry     OAF  bar   tess
     1    ps     YAF  bar   tess
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     (Path(root) / "OAF_pleasant_surprised").mkdir()
+    ...     sf.write(Path(root) / "OAF_pleasant_surprised" / "OAF_bar_ps.wav", np.zeros(100), 24414)
+    ...     frame = load_tess(root, labels="unified")
+    >>> frame[["label", "original_label"]]
+          label original_label
+    0  surprise             ps
     """
+    _check_labels(labels)
     root = _check_root(root)
     records = []
     for folder, speaker, label in _iter_emotion_folders(root):
@@ -171,4 +176,4 @@ def load_tess(root):
             "'OAF_angry' holding .wav or .flac files)."
         )
     _check_unique_recordings(records)
-    return _build_frame(records, corpus="tess")
+    return _apply_labels(_build_frame(records, corpus="tess"), labels)
