@@ -31,14 +31,21 @@ def parse_assignments(assignments):
     return overrides
 
 
-def fit_recipe(corpus, recipe, out, *, overrides=None, out_stream=print):
-    """Fit ``recipe`` on the corpus ``KIND:PATH`` and save it to ``out`` with joblib."""
+def load_corpora(specs, *, labels="original"):
+    """The corpora named by ``KIND:PATH`` specifications, joined into one frame."""
     from .datasets import load_corpus
+
+    frames = [load_corpus(spec, labels=labels) for spec in specs]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def fit_recipe(corpora, recipe, out, *, overrides=None, labels="original", out_stream=print):
+    """Fit ``recipe`` on the corpora ``KIND:PATH`` and save it to ``out`` with joblib."""
     from .recipes import get_recipe
 
-    frame = load_corpus(corpus)
+    frame = load_corpora(corpora, labels=labels)
     pipeline = get_recipe(recipe, **(overrides or {}))
-    out_stream(f"Fitting {recipe!r} on {len(frame)} files of {corpus} ({frame['label'].nunique()} labels)")
+    out_stream(f"Fitting {recipe!r} on {len(frame)} files of {' + '.join(corpora)} ({frame['label'].nunique()} labels)")
     start = time.perf_counter()
     pipeline.fit(frame["path"].to_numpy(dtype=object), frame["label"].to_numpy(dtype=object))
     Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -18,14 +18,68 @@ def _demo(args):
     )
 
 
-def _fit(args):
-    from ._predict import fit_recipe, parse_assignments
+def _overrides(args):
+    from ._predict import parse_assignments
 
     overrides = parse_assignments(args.set)
     for option in ("max_epochs", "random_state", "device", "n_jobs"):
-        if getattr(args, option) is not None:
+        if getattr(args, option, None) is not None:
             overrides[option] = getattr(args, option)
-    fit_recipe(args.corpus, args.recipe, args.out, overrides=overrides)
+    return overrides
+
+
+def _fit(args):
+    from ._predict import fit_recipe
+
+    fit_recipe(args.corpus, args.recipe, args.out, overrides=_overrides(args), labels=args.labels)
+
+
+def _evaluate(args):
+    from ._predict import load_corpora
+    from .evaluation import evaluate
+    from .recipes import get_recipe
+    from .reports import write_evaluation_report
+
+    corpus = load_corpora(args.corpus, labels=args.labels)
+    pipeline = get_recipe(args.recipe, **_overrides(args))
+    result = evaluate(pipeline, corpus, protocol=args.protocol, n_splits=args.n_splits, keep_estimators=True)
+    path = write_evaluation_report(
+        result,
+        args.out,
+        title=f"{args.recipe} on {' + '.join(args.corpus)}, {args.protocol} protocol",
+        description=[
+            f"{len(corpus)} files, {corpus['label'].nunique()} labels, {corpus['speaker'].nunique()} speakers."
+        ],
+    )
+    print(result.summary().round(3).to_string())
+    print(f"Report written to {path}")
+
+
+def _compare(args):
+    from ._predict import load_corpora
+    from .evaluation import compare
+    from .recipes import get_recipe
+    from .reports import write_comparison_report
+
+    corpus = load_corpora(args.corpus, labels=args.labels)
+    names = [name.strip() for name in args.recipes.split(",") if name.strip()]
+    if len(names) < 2:
+        raise ValueError(f"--recipes needs at least two comma-separated recipe names, got {args.recipes!r}.")
+    overrides = _overrides(args)
+    pipelines = {name: get_recipe(name, **overrides) for name in names}
+    results, table, tests = compare(pipelines, corpus, protocol=args.protocol, n_splits=args.n_splits)
+    path = write_comparison_report(
+        results,
+        table,
+        tests,
+        args.out,
+        title=f"{', '.join(names)} on {' + '.join(args.corpus)}, {args.protocol} protocol",
+        description=[
+            f"{len(corpus)} files, {corpus['label'].nunique()} labels, {corpus['speaker'].nunique()} speakers."
+        ],
+    )
+    print(table["mean"].unstack("metric").round(3).to_string())
+    print(f"Report written to {path}")
 
 
 def _predict(args):
@@ -36,6 +90,24 @@ def _predict(args):
         frame.to_csv(args.out, index=False)
     else:
         print(frame.to_csv(index=False), end="")
+
+
+def _add_corpus_arguments(command):
+    from .datasets import LOADERS
+
+    command.add_argument(
+        "--corpus",
+        required=True,
+        action="append",
+        help=f"KIND:PATH with KIND one of {', '.join(sorted(LOADERS))}, e.g. tess:data/tess or synthetic:DIR; "
+        "repeat it to join corpora (as the cross-corpus protocol needs)",
+    )
+    command.add_argument(
+        "--labels",
+        default="original",
+        choices=["original", "unified"],
+        help="the corpus's own labels, or the cross-corpus label set (default: original)",
+    )
 
 
 def build_parser():
@@ -70,7 +142,7 @@ def build_parser():
         description="Fit a named recipe (see sklearn_ser.recipes.list_recipes()) on every file of a "
         "corpus and save the fitted pipeline with joblib.",
     )
-    fit.add_argument("--corpus", required=True, help="KIND:PATH, e.g. tess:data/tess or synthetic:DIR")
+    _add_corpus_arguments(fit)
     fit.add_argument("--recipe", required=True, help="recipe name, e.g. lstm-logmel or paper-proposed")
     fit.add_argument("--out", required=True, help="where to save the fitted model (.joblib)")
     fit.add_argument("--max-epochs", type=int, default=None, help="training epochs (default: the recipe's)")
@@ -96,6 +168,32 @@ def build_parser():
     predict.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or folders of them")
     predict.add_argument("--out", default=None, help="CSV file to write (default: standard output)")
     predict.set_defaults(run=_predict)
+
+    for name, run, help_text in [
+        ("evaluate", _evaluate, "cross-validate one recipe under a protocol and write a Markdown report"),
+        ("compare", _compare, "cross-validate several recipes on the same folds and write a Markdown report"),
+    ]:
+        command = commands.add_parser(name, help=help_text, description=help_text + ", with figures.")
+        _add_corpus_arguments(command)
+        if name == "evaluate":
+            command.add_argument("--recipe", required=True, help="recipe name, e.g. svm-mfcc")
+        else:
+            command.add_argument(
+                "--recipes", required=True, help="comma-separated recipe names, e.g. svm-mfcc,lstm-logmel"
+            )
+        command.add_argument(
+            "--protocol",
+            default="speaker",
+            choices=["random", "speaker", "text", "speaker+text", "cross-corpus"],
+            help="evaluation protocol (default: speaker, leave one speaker out)",
+        )
+        command.add_argument("--n-splits", type=int, default=5, help="folds of the random and text protocols")
+        command.add_argument("--out", required=True, help="folder for report.md and its figures")
+        command.add_argument("--max-epochs", type=int, default=None, help="training epochs of neural recipes")
+        command.add_argument("--random-state", type=int, default=None, help="seed of the models")
+        command.add_argument("--n-jobs", type=int, default=None, help="parallel feature extraction workers")
+        command.add_argument("--set", action="append", metavar="KEY=VALUE", help="a recipe option or step parameter")
+        command.set_defaults(run=run)
     return parser
 
 

@@ -39,7 +39,7 @@ The classical baseline:
 
 ``"svm-mfcc"``
     MFCC with deltas and delta-deltas, mean and standard deviation over time,
-    standardized, into an RBF SVM; ``speaker_normalization=True`` standardizes
+    standardized, into an RBF SVM (calibrated probabilities); ``speaker_normalization=True`` standardizes
     the MFCC per speaker first.
 """
 
@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import inspect
 
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -215,6 +216,9 @@ def densenet_mfcc_fusion(
 def svm_mfcc(*, speaker_normalization=False, C=10.0, random_state=None, n_jobs=None, memory=None, verbose=0):
     """RBF SVM on MFCC, delta and delta-delta statistics (mean and std), standardized.
 
+    The SVM is wrapped in ``CalibratedClassifierCV(ensemble=False)`` so that
+    the pipeline has calibrated ``predict_proba``.
+
     With ``speaker_normalization=True`` the MFCC frames are first
     standardized per speaker by :class:`~sklearn_ser.features.SpeakerNormalizer`
     (speaker ids routed as ``speaker`` metadata, as
@@ -227,7 +231,7 @@ def svm_mfcc(*, speaker_normalization=False, C=10.0, random_state=None, n_jobs=N
         ("delta", DeltaStack(order=2)),
         ("pool", SequencePooling(stats=("mean", "std"))),
         ("scale", StandardScaler()),
-        ("svm", SVC(C=C, probability=True, random_state=random_state)),
+        ("svm", CalibratedClassifierCV(SVC(C=C, random_state=random_state), ensemble=False)),
     ]
     return Pipeline(steps)
 

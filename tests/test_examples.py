@@ -15,3 +15,9 @@ def test_quickstart(capsys):
     random_split, by_speaker = run_example("quickstart", "--quick")
     assert len(random_split) == 5 and len(by_speaker) == 2
     assert "speaker-independent split accuracy" in capsys.readouterr().out
+
+
+def test_speaker_normalization(capsys):
+    tables = run_example("speaker_normalization", "--quick", "--protocols", "speaker")
+    assert set(tables) == {"speaker"}
+    assert "svm-mfcc + SpeakerNormalizer" in capsys.readouterr().out
