@@ -32,7 +32,7 @@ def main(argv=None):
         if args.tess:
             corpus = load_tess(args.tess)
         else:
-            size = dict(n_speakers=2, n_words=3) if args.quick else dict(n_speakers=4, n_words=20)
+            size = dict(n_speakers=2, n_words=6) if args.quick else dict(n_speakers=4, n_words=20)
             corpus = make_synthetic_corpus(workdir, **size, random_state=0)
         models = {
             "svm-mfcc": get_recipe("svm-mfcc", n_jobs=-1, memory=workdir, random_state=0),

@@ -216,8 +216,9 @@ def densenet_mfcc_fusion(
 def svm_mfcc(*, speaker_normalization=False, C=10.0, random_state=None, n_jobs=None, memory=None, verbose=0):
     """RBF SVM on MFCC, delta and delta-delta statistics (mean and std), standardized.
 
-    The SVM is wrapped in ``CalibratedClassifierCV(ensemble=False)`` so that
-    the pipeline has calibrated ``predict_proba``.
+    The SVM is wrapped in ``CalibratedClassifierCV(cv=3, ensemble=False)``
+    so that the pipeline has calibrated ``predict_proba`` (every label needs
+    at least 3 training utterances).
 
     With ``speaker_normalization=True`` the MFCC frames are first
     standardized per speaker by :class:`~sklearn_ser.features.SpeakerNormalizer`
@@ -231,7 +232,7 @@ def svm_mfcc(*, speaker_normalization=False, C=10.0, random_state=None, n_jobs=N
         ("delta", DeltaStack(order=2)),
         ("pool", SequencePooling(stats=("mean", "std"))),
         ("scale", StandardScaler()),
-        ("svm", CalibratedClassifierCV(SVC(C=C, random_state=random_state), ensemble=False)),
+        ("svm", CalibratedClassifierCV(SVC(C=C, random_state=random_state), cv=3, ensemble=False)),
     ]
     return Pipeline(steps)
 
