@@ -253,3 +253,16 @@ def test_unavailable_cuda_is_a_clear_error():
     X, y = gaussian_sequences(n=6)
     with pytest.raises(ValueError, match="device='cuda' but CUDA is not available"):
         LSTMClassifier(**{**SMALL, "device": "cuda"}).fit(X, y)
+
+
+def test_validation_data_is_scored_every_epoch():
+    X, y = gaussian_sequences()
+    X_val, y_val = gaussian_sequences(n=12, seed=5)
+    clf = LSTMClassifier(**{**SMALL, "max_epochs": 3}).fit(X, y, validation_data=(X_val, y_val))
+    valid_acc = clf.history_[:, "valid_acc"]
+    assert len(valid_acc) == 3
+    saved = clf.net_.module_.state_dict()
+    assert valid_acc[-1] == pytest.approx(np.mean(clf.predict(X_val) == y_val))
+    assert all(torch.equal(saved[k], v) for k, v in clf.net_.module_.state_dict().items())
+    with pytest.raises(ValueError, match="unknown labels"):
+        LSTMClassifier(**SMALL).fit(X, y, validation_data=(X_val, np.full(12, "joy")))

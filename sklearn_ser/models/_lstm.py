@@ -199,7 +199,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, validation_data=None):
         """Train the network.
 
         Parameters
@@ -213,6 +213,12 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             ``early_stopping=True`` the validation split holds out whole
             groups. In a Pipeline or cross-validation, request it with
             ``set_fit_request(groups=True)`` (metadata routing).
+        validation_data : tuple (X_val, y_val), optional
+            Held-out sequences and labels scored after every epoch
+            (``valid_loss`` and ``valid_acc`` in ``history_``), e.g. to
+            report accuracy per epoch on a test set. They replace the
+            internal validation split; with ``early_stopping=True`` they also
+            decide when to stop.
 
         Returns
         -------
@@ -222,11 +228,15 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         sequences, y_encoded = self._check_training_data(X, y)
         record_feature_names(self, X)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        train, valid = self._validation_split(y_encoded, groups, seed)
+        if validation_data is None:
+            train, valid = self._validation_split(y_encoded, groups, seed)
+            valid_dataset = None if valid is None else SequenceDataset([sequences[i] for i in valid], y_encoded[valid])
+        else:
+            train, valid_dataset = np.arange(len(sequences)), self._validation_dataset(validation_data)
         with torch.random.fork_rng(devices=[], enabled=self.random_state is not None):
             if self.random_state is not None:
                 torch.manual_seed(seed)
-            self.net_ = self._build_net(sequences, y_encoded, valid)
+            self.net_ = self._build_net(valid_dataset, y_encoded[train])
             self.net_.fit(SequenceDataset([sequences[i] for i in train], y_encoded[train]), y_encoded[train])
         self.n_epochs_ = len(self.net_.history)
         return self
@@ -298,15 +308,29 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             splitter = ShuffleSplit(1, test_size=self.validation_fraction, random_state=seed)
         return next(splitter.split(indices, y, groups))
 
-    def _build_net(self, sequences, y, valid):
+    def _validation_dataset(self, validation_data):
+        X_val, y_val = validation_data
+        sequences = check_sequences(X_val, n_features=self.n_features_in_)
+        y_val = column_or_1d(y_val)
+        unknown = set(np.unique(y_val)) - set(self.classes_)
+        if len(y_val) != len(sequences) or unknown:
+            raise ValueError(
+                "validation_data must hold one label per sequence, from the labels of y"
+                + (f"; unknown labels {sorted(map(repr, unknown))}" if unknown else "")
+                + "."
+            )
+        return SequenceDataset(sequences, np.searchsorted(self.classes_, y_val))
+
+    def _build_net(self, valid_dataset, y_train):
         from skorch import NeuralNetClassifier
         from skorch.callbacks import EarlyStopping, EpochScoring
         from skorch.helper import predefined_split
 
         callbacks = [("train_acc", EpochScoring("accuracy", on_train=True, name="train_acc", lower_is_better=False))]
         train_split = None
-        if valid is not None:
-            train_split = predefined_split(SequenceDataset([sequences[i] for i in valid], y[valid]))
+        if valid_dataset is not None:
+            train_split = predefined_split(valid_dataset)
+        if valid_dataset is not None and self.early_stopping:
             callbacks.append(
                 ("early_stopping", EarlyStopping(monitor="valid_loss", patience=self.n_iter_no_change, load_best=True))
             )
@@ -323,7 +347,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             module__head=tuple(self.head),
             module__recurrent_bias=self.recurrent_bias,
             criterion=torch.nn.CrossEntropyLoss,
-            criterion__weight=self._class_weight_tensor(y),
+            criterion__weight=self._class_weight_tensor(y_train),
             optimizer=optimizer,
             optimizer__weight_decay=self.weight_decay,
             lr=self.lr,
