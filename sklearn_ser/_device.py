@@ -2,11 +2,11 @@
 
 import warnings
 
-import torch
-
 
 def parse_device(device):
     """``device`` as a torch.device, or a ValueError naming the parameter."""
+    import torch
+
     try:
         return torch.device(device)
     except (RuntimeError, ValueError) as exc:
@@ -22,6 +22,8 @@ def resolve_device(device, *, fallback=False):
     that is not available raises ValueError, or, with ``fallback`` (loading a
     pickled model), gives the CPU with a warning.
     """
+    import torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     resolved = parse_device(device)

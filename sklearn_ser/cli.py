@@ -58,7 +58,7 @@ def _evaluate(args):
 def _compare(args):
     from ._predict import load_corpora
     from .evaluation import compare
-    from .recipes import get_recipe
+    from .recipes import get_recipe, recipe_options
     from .reports import write_comparison_report
 
     corpus = load_corpora(args.corpus, labels=args.labels)
@@ -66,8 +66,15 @@ def _compare(args):
     if len(names) < 2:
         raise ValueError(f"--recipes needs at least two comma-separated recipe names, got {args.recipes!r}.")
     overrides = _overrides(args)
-    pipelines = {name: get_recipe(name, **overrides) for name in names}
-    results, table, tests = compare(pipelines, corpus, protocol=args.protocol, n_splits=args.n_splits)
+    pipelines = {
+        name: get_recipe(
+            name, **{key: value for key, value in overrides.items() if "__" in key or key in recipe_options(name)}
+        )
+        for name in names
+    }
+    results, table, tests = compare(
+        pipelines, corpus, protocol=args.protocol, n_splits=args.n_splits, keep_estimators=True
+    )
     path = write_comparison_report(
         results,
         table,
@@ -90,6 +97,19 @@ def _predict(args):
         frame.to_csv(args.out, index=False)
     else:
         print(frame.to_csv(index=False), end="")
+
+
+def _reproduce_paper(args):
+    from .paper import reproduce_paper
+
+    reproduce_paper(
+        args.tess,
+        args.out,
+        epochs=args.epochs,
+        random_state=args.random_state if args.random_state is not None else 0,
+        n_jobs=args.n_jobs if args.n_jobs is not None else -1,
+        text_splits=args.text_splits,
+    )
 
 
 def _add_corpus_arguments(command):
@@ -189,11 +209,28 @@ def build_parser():
         )
         command.add_argument("--n-splits", type=int, default=5, help="folds of the random and text protocols")
         command.add_argument("--out", required=True, help="folder for report.md and its figures")
-        command.add_argument("--max-epochs", type=int, default=None, help="training epochs of neural recipes")
+        command.add_argument(
+            "--max-epochs", type=int, default=None, help="training epochs of neural recipes (others ignore it)"
+        )
         command.add_argument("--random-state", type=int, default=None, help="seed of the models")
         command.add_argument("--n-jobs", type=int, default=None, help="parallel feature extraction workers")
         command.add_argument("--set", action="append", metavar="KEY=VALUE", help="a recipe option or step parameter")
         command.set_defaults(run=run)
+
+    paper = commands.add_parser(
+        "reproduce-paper",
+        help="reproduce 'Mel-Spectrograms Based LSTM Model for Speech Emotion Recognition' on TESS",
+        description="Train the paper's proposed and traditional LSTMs and SVM baselines on TESS under a random "
+        "80/20 split (the paper's likely protocol), speaker-independent and word-independent protocols, and "
+        "write a Markdown report with the paper's tables (per-class scores, accuracy per epoch) and figures.",
+    )
+    paper.add_argument("--tess", required=True, help="path to the TESS corpus")
+    paper.add_argument("--out", required=True, help="folder for report.md, figures and CSV tables")
+    paper.add_argument("--epochs", type=int, default=100, help="LSTM training epochs (default: 100, as the paper)")
+    paper.add_argument("--text-splits", type=int, default=5, help="folds of the word-independent protocol")
+    paper.add_argument("--random-state", type=int, default=None, help="seed of the split and models (default: 0)")
+    paper.add_argument("--n-jobs", type=int, default=None, help="feature extraction workers (default: all cores)")
+    paper.set_defaults(run=_reproduce_paper)
     return parser
 
 

@@ -41,6 +41,9 @@ The classical baseline:
     MFCC with deltas and delta-deltas, mean and standard deviation over time,
     standardized, into an RBF SVM (calibrated probabilities); ``speaker_normalization=True`` standardizes
     the MFCC per speaker first.
+``"svm-egemaps"``
+    openSMILE's 88 eGeMAPS functionals, standardized (or per speaker), into
+    an RBF SVM; needs the ``opensmile`` package.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from .features import (
     MFCC,
     DeltaStack,
     DenseNetEmbedder,
+    EGeMAPS,
     MelSpectrogram,
     SequencePooling,
     SequenceScaler,
@@ -65,7 +69,7 @@ from .features import (
 )
 from .models import LSTMClassifier, MultiscaleLSTMClassifier
 
-__all__ = ["get_recipe", "list_recipes"]
+__all__ = ["get_recipe", "list_recipes", "recipe_options"]
 
 
 def _mean_mfcc_as_sequence(*, n_jobs, memory, verbose):
@@ -237,12 +241,36 @@ def svm_mfcc(*, speaker_normalization=False, C=10.0, random_state=None, n_jobs=N
     return Pipeline(steps)
 
 
+def svm_egemaps(
+    *,
+    feature_set="eGeMAPSv02",
+    speaker_normalization=False,
+    C=1.0,
+    random_state=None,
+    n_jobs=None,
+    memory=None,
+    verbose=0,
+):
+    """RBF SVM on openSMILE eGeMAPS functionals (88), standardized.
+
+    Needs the ``opensmile`` package (``pip install sklearn-ser[opensmile]``).
+    With ``speaker_normalization=True`` the functionals are standardized per
+    speaker by :class:`~sklearn_ser.features.SpeakerNormalizer` instead of
+    over all training utterances.
+    """
+    steps = [("egemaps", EGeMAPS(feature_set=feature_set, n_jobs=n_jobs, memory=memory, verbose=verbose))]
+    steps.append(("speaker_norm", SpeakerNormalizer()) if speaker_normalization else ("scale", StandardScaler()))
+    steps.append(("svm", CalibratedClassifierCV(SVC(C=C, random_state=random_state), cv=3, ensemble=False)))
+    return Pipeline(steps)
+
+
 RECIPES = {
     "paper-proposed": paper_proposed,
     "paper-traditional": paper_traditional,
     "lstm-logmel": lstm_logmel,
     "multiscale-lstm": multiscale_lstm,
     "densenet-mfcc-fusion": densenet_mfcc_fusion,
+    "svm-egemaps": svm_egemaps,
     "svm-mfcc": svm_mfcc,
 }
 
@@ -258,9 +286,33 @@ def list_recipes():
     --------
     >>> from sklearn_ser.recipes import list_recipes
     >>> list_recipes()
-    ['densenet-mfcc-fusion', 'lstm-logmel', 'multiscale-lstm', 'paper-proposed', 'paper-traditional', 'svm-mfcc']
+    ['densenet-mfcc-fusion', 'lstm-logmel', 'multiscale-lstm', 'paper-proposed', 'paper-traditional',
+     'svm-egemaps', 'svm-mfcc']
     """
     return sorted(RECIPES)
+
+
+def recipe_options(name):
+    """Names of the options a recipe accepts (besides ``step__param`` overrides).
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`list_recipes`.
+
+    Returns
+    -------
+    options : list of str
+
+    Examples
+    --------
+    >>> from sklearn_ser.recipes import recipe_options
+    >>> "max_epochs" in recipe_options("lstm-logmel"), "max_epochs" in recipe_options("svm-mfcc")
+    (True, False)
+    """
+    if name not in RECIPES:
+        raise ValueError(f"Unknown recipe {name!r}; choose one of {list_recipes()}.")
+    return sorted(inspect.signature(RECIPES[name]).parameters)
 
 
 def get_recipe(name, **overrides):
@@ -296,17 +348,14 @@ def get_recipe(name, **overrides):
     >>> pipe.named_steps["lstm"].max_epochs, pipe.named_steps["lstm"].batch_size
     (5, 16)
     """
-    if name not in RECIPES:
-        raise ValueError(f"Unknown recipe {name!r}; choose one of {list_recipes()}.")
-    builder = RECIPES[name]
-    options = set(inspect.signature(builder).parameters)
+    options = recipe_options(name)
     unknown = [key for key in overrides if "__" not in key and key not in options]
     if unknown:
         raise ValueError(
-            f"Recipe {name!r} has no option {unknown[0]!r}; its options are {sorted(options)}, "
+            f"Recipe {name!r} has no option {unknown[0]!r}; its options are {options}, "
             "and step parameters are given as step__param."
         )
-    pipeline = builder(**{key: value for key, value in overrides.items() if "__" not in key})
+    pipeline = RECIPES[name](**{key: value for key, value in overrides.items() if "__" not in key})
     step_params = {key: value for key, value in overrides.items() if "__" in key}
     if step_params:
         pipeline.set_params(**step_params)

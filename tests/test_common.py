@@ -1,9 +1,11 @@
 """scikit-learn's common estimator checks, run through the waveform input."""
 
+import importlib.util
+
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_ser.features import MFCC, DeltaStack, MelSpectrogram, SequencePooling
+from sklearn_ser.features import MFCC, DeltaStack, EGeMAPS, MelSpectrogram, SequencePooling
 
 SMALL = dict(n_fft=64, hop_length=16, n_mels=8)
 
@@ -33,12 +35,24 @@ POOLING_PIPELINE = {
     "check_estimators_empty_data_messages": AUDIO_INPUT["check_estimators_empty_data_messages"],
 }
 
+TABULAR_AUDIO_INPUT = {
+    check: AUDIO_INPUT[check]
+    for check in (
+        "check_n_features_in",
+        "check_n_features_in_after_fitting",
+        "check_estimators_dtypes",
+        "check_estimators_empty_data_messages",
+    )
+}
+
 ESTIMATORS = [
     (MelSpectrogram(**SMALL), AUDIO_INPUT),
     (MFCC(n_mfcc=4, **SMALL), AUDIO_INPUT),
     (make_pipeline(MelSpectrogram(**SMALL), DeltaStack()), SEQUENCE_PIPELINE),
     (make_pipeline(MelSpectrogram(**SMALL), SequencePooling()), POOLING_PIPELINE),
 ]
+if importlib.util.find_spec("opensmile"):
+    ESTIMATORS.append((EGeMAPS(sr=8000), TABULAR_AUDIO_INPUT))
 _EXPECTED = {id(estimator): failures for estimator, failures in ESTIMATORS}
 
 

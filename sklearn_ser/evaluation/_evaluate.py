@@ -192,14 +192,22 @@ def evaluate(
         y_pred=np.concatenate([predictions for _, predictions, _ in folds]),
         test_indices=test_indices,
         fold=np.concatenate([np.full(len(test), k) for k, (_, test) in enumerate(splits)]),
-        labels=np.unique(y[test_indices]),
+        labels=np.unique(np.concatenate([y[test_indices], *(predictions for _, predictions, _ in folds)])),
         fit_seconds=np.asarray([seconds for _, _, seconds in folds]),
         estimators=[fitted for fitted, _, _ in folds] if keep_estimators else [],
     )
 
 
 def compare(
-    estimators, corpus, *, protocol="speaker", scoring=DEFAULT_SCORING, n_splits=5, random_state=0, n_jobs=None
+    estimators,
+    corpus,
+    *,
+    protocol="speaker",
+    scoring=DEFAULT_SCORING,
+    n_splits=5,
+    random_state=0,
+    n_jobs=None,
+    keep_estimators=False,
 ):
     """Evaluate several estimators on the same folds and test their differences.
 
@@ -219,6 +227,8 @@ def compare(
         Seed of the folds.
     n_jobs : int or None, default=None
         Folds trained in parallel.
+    keep_estimators : bool, default=False
+        Keep each fold's fitted estimators in the results.
 
     Returns
     -------
@@ -242,6 +252,7 @@ def compare(
             n_splits=n_splits,
             random_state=random_state,
             n_jobs=n_jobs,
+            keep_estimators=keep_estimators,
         )
         for name, estimator in estimators.items()
     }

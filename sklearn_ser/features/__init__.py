@@ -3,6 +3,7 @@
 from ._base import FeatureSequences, check_sequences
 from ._delta import DeltaStack
 from ._densenet import DenseNetEmbedder
+from ._egemaps import EGeMAPS
 from ._pooling import SequencePooling
 from ._scaling import SequenceScaler, VectorAsSequence
 from ._speaker import SpeakerNormalizer
@@ -17,6 +18,7 @@ __all__ = [
     "SpeakerNormalizer",
     "VectorAsSequence",
     "DenseNetEmbedder",
+    "EGeMAPS",
     "FeatureSequences",
     "check_sequences",
 ]

@@ -1,0 +1,268 @@
+"""openSMILE functionals (eGeMAPS, GeMAPS, ComParE 2016) from audio."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._set_output import _get_container_adapter
+
+from .._audio import check_audio_input, is_path
+from ._base import AudioFeatureTransformer
+
+FEATURE_SETS = {"eGeMAPSv02": 88, "eGeMAPSv01b": 88, "GeMAPSv01b": 62, "ComParE_2016": 6373}
+MIN_DURATION_MS = 60  # the longest analysis window of these sets (F0); openSMILE gives NaN below it
+_MAX_SAMPLE = 32767 / 32768  # the largest sample 16-bit audio represents
+
+_local = threading.local()
+
+
+def _import_opensmile():
+    try:
+        import opensmile
+    except ImportError as exc:
+        raise ImportError(
+            "EGeMAPS needs the opensmile package, an optional dependency: pip install sklearn-ser[opensmile]"
+        ) from exc
+    return opensmile
+
+
+def _smile(feature_set):
+    """This thread's openSMILE extractor of ``feature_set`` functionals.
+
+    Each thread gets its own ``opensmile.Smile``, so that none is ever used
+    by two threads at once; one takes 10 to 40 ms to build.
+    """
+    smiles = getattr(_local, "smiles", None)
+    if smiles is None:
+        smiles = _local.smiles = {}
+    if feature_set not in smiles:
+        opensmile = _import_opensmile()
+        smiles[feature_set] = opensmile.Smile(
+            feature_set=opensmile.FeatureSet[feature_set],
+            feature_level=opensmile.FeatureLevel.Functionals,
+        )
+    return smiles[feature_set]
+
+
+@dataclass(frozen=True)
+class _Functionals:
+    """Waveform -> (1, n_features) openSMILE functionals, float32."""
+
+    feature_set: str
+    sr: int
+
+    def __call__(self, y):
+        min_samples = -(-self.sr * MIN_DURATION_MS // 1000)
+        if len(y) < min_samples:
+            y = np.pad(y, (0, min_samples - len(y)))
+        # openSMILE converts to 16-bit integers by scaling by 32768, which
+        # wraps samples at or beyond full scale around instead of clipping.
+        y = np.clip(y, -1.0, _MAX_SAMPLE)
+        features = _smile(self.feature_set)(y, self.sr)
+        return np.ascontiguousarray(features.reshape(1, -1), dtype=np.float32)
+
+
+class EGeMAPS(AudioFeatureTransformer):
+    """openSMILE functionals from audio files or waveforms: one vector per utterance.
+
+    Each utterance is decoded (mono, resampled to ``sr`` with soxr, as for
+    :class:`MelSpectrogram`) and summarised by the functionals of an
+    openSMILE feature set, computed by the ``opensmile`` package with its
+    bundled configurations. The default, eGeMAPS, is the extended Geneva
+    Minimalistic Acoustic Parameter Set of Eyben et al. (2016), a small,
+    expert-chosen set of voice parameters for affective computing and
+    voice research. Its 88 functionals are:
+
+    * pitch (F0 in semitones from 27.5 Hz) and loudness: arithmetic mean,
+      coefficient of variation (``stddevNorm``), 20th, 50th and 80th
+      percentiles, 20-80th percentile range, and mean and standard deviation
+      of the slopes of rising and falling parts (20);
+    * spectral flux and MFCC 1-4 over all frames: mean and coefficient of
+      variation (10);
+    * over voiced frames, mean and coefficient of variation of jitter,
+      shimmer, harmonics-to-noise ratio, H1-H2 and H1-A3 harmonic
+      differences, frequency, bandwidth and relative energy of formants
+      F1-F3, alpha ratio, Hammarberg index, spectral slopes 0-500 Hz and
+      500-1500 Hz, spectral flux and MFCC 1-4 (46);
+    * over unvoiced frames, the mean of alpha ratio, Hammarberg index, the
+      two spectral slopes and spectral flux (5);
+    * rate of loudness peaks, number of continuously voiced regions per
+      second, mean and standard deviation of the lengths of voiced and of
+      unvoiced regions (6), and the equivalent sound level (1).
+
+    GeMAPS (62) is the minimal set without the cepstral parameters,
+    spectral flux, F2-F3 bandwidths and equivalent sound level. ComParE 2016
+    is the large brute-force set of the INTERSPEECH Computational
+    Paralinguistics Challenges (6373 functionals of 65 low-level
+    descriptors; Schuller et al., 2013).
+
+    Parameters
+    ----------
+    feature_set : {"eGeMAPSv02", "eGeMAPSv01b", "GeMAPSv01b", "ComParE_2016"}, default="eGeMAPSv02"
+        openSMILE feature set: eGeMAPS version 02 (88 functionals, the
+        current configuration), eGeMAPS v01b (the same 88 functionals;
+        openSMILE warns that it is deprecated), GeMAPS v01b (62) or
+        ComParE 2016 (6373).
+    sr : int, default=16000
+        Sampling rate in Hz, at least 8000, that files are resampled to and
+        that openSMILE analyses; waveform input is taken as already sampled
+        at ``sr``. The GeMAPS sets were designed for speech at 16 kHz or more.
+    n_jobs : int or None, default=None
+        Utterances processed in parallel (threads); ``-1`` uses all cores.
+    memory : None, str, os.PathLike or joblib.Memory, default=None
+        Feature cache location (see :class:`MelSpectrogram`); the cache is
+        separate for every feature set, ``sr`` and ``opensmile`` version.
+    verbose : int, default=0
+        Show a progress bar when positive.
+
+    See Also
+    --------
+    MelSpectrogram : Frame-level spectral features from the same inputs.
+    SequencePooling : Functionals of any feature sequences.
+
+    Notes
+    -----
+    The output is a float32 array of shape ``(n_samples, n_features)``, the
+    values openSMILE computes (``opensmile.Smile(...).process_signal`` on the
+    waveform at ``sr``), with openSMILE's feature names as
+    :meth:`get_feature_names_out`; it follows ``set_output``. The
+    transformer is stateless: :meth:`fit` only validates.
+
+    openSMILE analyses 16-bit audio: samples are clipped to [-1, 1) before
+    the conversion, which would otherwise wrap them around. Clips shorter
+    than 60 ms (openSMILE's longest analysis window, for which it returns
+    NaN) are zero-padded at the end to 60 ms, so every utterance gets finite
+    features; silence gets finite features too. Should openSMILE still
+    return NaN or infinite values, :meth:`transform` raises a ``ValueError``
+    naming the utterance.
+
+    Requires the optional ``opensmile`` package (``pip install
+    sklearn-ser[opensmile]``); it is imported when the transformer is
+    fitted or used, not when :mod:`sklearn_ser.features` is imported.
+
+    References
+    ----------
+    .. [1] F. Eyben, K. R. Scherer, B. W. Schuller, J. Sundberg, E. André,
+       C. Busso, L. Y. Devillers, J. Epps, P. Laukka, S. S. Narayanan and
+       K. P. Truong, "The Geneva Minimalistic Acoustic Parameter Set (GeMAPS)
+       for Voice Research and Affective Computing", IEEE Transactions on
+       Affective Computing, 7(2), 190-202, 2016. doi:10.1109/TAFFC.2015.2457417
+    .. [2] B. Schuller, S. Steidl, A. Batliner et al., "The INTERSPEECH 2013
+       Computational Paralinguistics Challenge: Social Signals, Conflict,
+       Emotion, Autism", Proc. INTERSPEECH, 148-152, 2013.
+    .. [3] F. Eyben, M. Wöllmer and B. Schuller, "openSMILE - The Munich
+       Versatile and Fast Open-Source Audio Feature Extractor", Proc. ACM
+       Multimedia, 1459-1462, 2010.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ser.features import EGeMAPS
+    >>> rng = np.random.default_rng(0)
+    >>> waveforms = [rng.standard_normal(16000).astype("float32") * 0.1,
+    ...              rng.standard_normal(8000).astype("float32") * 0.1]
+    >>> egemaps = EGeMAPS().fit(waveforms)
+    >>> egemaps.transform(waveforms).shape
+    (2, 88)
+    >>> egemaps.get_feature_names_out()[:2]
+    array(['F0semitoneFrom27.5Hz_sma3nz_amean',
+           'F0semitoneFrom27.5Hz_sma3nz_stddevNorm'], dtype=object)
+    """
+
+    _parameter_constraints = {
+        **AudioFeatureTransformer._parameter_constraints,
+        "feature_set": [StrOptions(set(FEATURE_SETS))],
+        "sr": [Interval(Integral, 8000, None, closed="left")],
+    }
+
+    def __init__(self, *, feature_set="eGeMAPSv02", sr=16000, n_jobs=None, memory=None, verbose=0):
+        self.feature_set = feature_set
+        self.sr = sr
+        self.n_jobs = n_jobs
+        self.memory = memory
+        self.verbose = verbose
+
+    def transform(self, X):
+        """Compute the functionals of every utterance in ``X``.
+
+        Parameters
+        ----------
+        X : sequence of paths, sequence of 1-D float arrays, or 2-D float array
+            Audio files, or waveforms sampled at ``sr``.
+
+        Returns
+        -------
+        X_features : ndarray of shape (n_samples, n_features), float32
+            One row per utterance (a DataFrame under
+            ``set_output(transform="pandas")``).
+
+        Raises
+        ------
+        ValueError
+            If openSMILE returns NaN or infinite values for an utterance.
+        """
+        features = np.concatenate(super().transform(X))
+        not_finite = np.flatnonzero(~np.isfinite(features).all(axis=1))
+        if not_finite.size:
+            index = not_finite[0]
+            source = check_audio_input(X)[index]
+            name = f"X[{index}] ('{source}')" if is_path(source) else f"X[{index}]"
+            raise ValueError(
+                f"openSMILE returned NaN or infinite {self.feature_set} features for {name} "
+                f"({not_finite.size} utterance(s) in all)."
+            )
+        # The base class makes sequences and switches sklearn's output wrapping
+        # off; these are tabular, so they follow set_output here.
+        adapter = _get_container_adapter("transform", self)
+        if adapter is None:
+            return features
+        return adapter.create_container(features, X, columns=self.get_feature_names_out)
+
+    def get_feature_names_out(self, input_features=None):
+        """openSMILE's names of the functionals, e.g. ``loudness_sma3_amean``.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored: the features do not depend on the input's columns.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        self._validate_params()
+        return np.asarray(_smile(self.feature_set).feature_names, dtype=object)
+
+    def set_output(self, *, transform=None):
+        """Set the output container of :meth:`transform` and :meth:`fit_transform`.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"} or None, default=None
+            Output container; None leaves the configuration unchanged.
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        if transform is not None:
+            if not hasattr(self, "_sklearn_output_config"):
+                self._sklearn_output_config = {}
+            self._sklearn_output_config["transform"] = transform
+        return self
+
+    def _check_params(self):
+        _import_opensmile()
+
+    def _make_computer(self):
+        return _Functionals(feature_set=self.feature_set, sr=self.sr)
+
+    def _n_features_out(self):
+        return FEATURE_SETS[self.feature_set]
+
+    def _cache_namespace(self):
+        return f"{super()._cache_namespace()}-opensmile{_import_opensmile().__version__}"
