@@ -77,18 +77,22 @@ def predict_files(model, inputs, *, progress=None):
     Returns
     -------
     frame : pandas.DataFrame
-        Columns ``file``, ``label`` and ``prob_<class>`` for each class.
+        Columns ``file``, ``label`` and, for a model with ``predict_proba``,
+        ``prob_<class>`` for each class.
     """
     pipeline = joblib.load(model) if isinstance(model, (str, os.PathLike)) else model
     files = audio_files(inputs)
     show = len(files) > PREDICT_CHUNK if progress is None else progress
-    probabilities = []
+    has_proba = hasattr(pipeline, "predict_proba")
+    outputs = []
     with tqdm(total=len(files), disable=not show, unit="file", desc="predict") as bar:
         for start in range(0, len(files), PREDICT_CHUNK):
             chunk = files[start : start + PREDICT_CHUNK]
-            probabilities.append(pipeline.predict_proba(chunk))
+            outputs.append(pipeline.predict_proba(chunk) if has_proba else pipeline.predict(chunk))
             bar.update(len(chunk))
-    proba = np.concatenate(probabilities)
+    if not has_proba:
+        return pd.DataFrame({"file": files, "label": np.concatenate(outputs)})
+    proba = np.concatenate(outputs)
     classes = pipeline.classes_
     frame = pd.DataFrame({"file": files, "label": classes[proba.argmax(axis=1)]})
     for column, label in enumerate(classes):

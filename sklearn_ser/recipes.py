@@ -39,11 +39,15 @@ The classical baseline:
 
 ``"svm-mfcc"``
     MFCC with deltas and delta-deltas, mean and standard deviation over time,
-    standardized, into an RBF SVM (calibrated probabilities); ``speaker_normalization=True`` standardizes
+    standardized, into an RBF SVM; ``speaker_normalization=True`` standardizes
     the MFCC per speaker first.
 ``"svm-egemaps"``
     openSMILE's 88 eGeMAPS functionals, standardized (or per speaker), into
     an RBF SVM; needs the ``opensmile`` package.
+
+``"best"``
+    The best speaker-independent pipeline found on TESS and the synthetic
+    corpus (see :func:`best` and ``docs/evaluation.md``).
 """
 
 from __future__ import annotations
@@ -217,12 +221,21 @@ def densenet_mfcc_fusion(
     )
 
 
-def svm_mfcc(*, speaker_normalization=False, C=10.0, random_state=None, n_jobs=None, memory=None, verbose=0):
+def _svm(C, probability, random_state):
+    svm = SVC(C=C, random_state=random_state)
+    return CalibratedClassifierCV(svm, cv=3, ensemble=False) if probability else svm
+
+
+def svm_mfcc(
+    *, speaker_normalization=False, C=10.0, probability=False, random_state=None, n_jobs=None, memory=None, verbose=0
+):
     """RBF SVM on MFCC, delta and delta-delta statistics (mean and std), standardized.
 
-    The SVM is wrapped in ``CalibratedClassifierCV(cv=3, ensemble=False)``
-    so that the pipeline has calibrated ``predict_proba`` (every label needs
-    at least 3 training utterances).
+    ``probability=True`` wraps the SVM in
+    ``CalibratedClassifierCV(cv=3, ensemble=False)`` for ``predict_proba``
+    (soft voting, probability columns of ``sklearn-ser predict``); its
+    predictions then follow the calibrated probabilities, which cost several
+    points of speaker-independent accuracy here, so it is off by default.
 
     With ``speaker_normalization=True`` the MFCC frames are first
     standardized per speaker by :class:`~sklearn_ser.features.SpeakerNormalizer`
@@ -236,7 +249,7 @@ def svm_mfcc(*, speaker_normalization=False, C=10.0, random_state=None, n_jobs=N
         ("delta", DeltaStack(order=2)),
         ("pool", SequencePooling(stats=("mean", "std"))),
         ("scale", StandardScaler()),
-        ("svm", CalibratedClassifierCV(SVC(C=C, random_state=random_state), cv=3, ensemble=False)),
+        ("svm", _svm(C, probability, random_state)),
     ]
     return Pipeline(steps)
 
@@ -246,6 +259,7 @@ def svm_egemaps(
     feature_set="eGeMAPSv02",
     speaker_normalization=False,
     C=1.0,
+    probability=False,
     random_state=None,
     n_jobs=None,
     memory=None,
@@ -253,15 +267,44 @@ def svm_egemaps(
 ):
     """RBF SVM on openSMILE eGeMAPS functionals (88), standardized.
 
-    Needs the ``opensmile`` package (``pip install sklearn-ser[opensmile]``).
+    Needs the ``opensmile`` package (``pip install sklearn-ser[opensmile]``);
+    ``probability`` as in :func:`svm_mfcc`.
     With ``speaker_normalization=True`` the functionals are standardized per
     speaker by :class:`~sklearn_ser.features.SpeakerNormalizer` instead of
     over all training utterances.
     """
     steps = [("egemaps", EGeMAPS(feature_set=feature_set, n_jobs=n_jobs, memory=memory, verbose=verbose))]
     steps.append(("speaker_norm", SpeakerNormalizer()) if speaker_normalization else ("scale", StandardScaler()))
-    steps.append(("svm", CalibratedClassifierCV(SVC(C=C, random_state=random_state), cv=3, ensemble=False)))
+    steps.append(("svm", _svm(C, probability, random_state)))
     return Pipeline(steps)
+
+
+def best(*, C=10.0, probability=False, random_state=None, n_jobs=None, memory=None, verbose=0):
+    """The best speaker-independent pipeline found on TESS and the synthetic corpus.
+
+    MFCC, delta and delta-delta statistics (mean and std over time) joined
+    with openSMILE's eGeMAPS functionals, standardized per speaker by
+    :class:`~sklearn_ser.features.SpeakerNormalizer` (speaker ids routed as
+    ``speaker`` metadata; without them, with the training statistics), into
+    an RBF SVM (``probability=True``: calibrated, as in :func:`svm_mfcc`).
+    How it was chosen and its measured scores:
+    ``docs/evaluation.md``. Needs the ``opensmile`` package.
+    """
+    mfcc_statistics = Pipeline(
+        [
+            ("mfcc", MFCC(n_mfcc=40, n_jobs=n_jobs, memory=memory, verbose=verbose)),
+            ("delta", DeltaStack(order=2)),
+            ("pool", SequencePooling(stats=("mean", "std"))),
+        ]
+    )
+    egemaps = EGeMAPS(n_jobs=n_jobs, memory=memory, verbose=verbose)
+    return Pipeline(
+        [
+            ("features", FeatureUnion([("mfcc", mfcc_statistics), ("egemaps", egemaps)])),
+            ("speaker_norm", SpeakerNormalizer()),
+            ("svm", _svm(C, probability, random_state)),
+        ]
+    )
 
 
 RECIPES = {
@@ -269,6 +312,7 @@ RECIPES = {
     "paper-traditional": paper_traditional,
     "lstm-logmel": lstm_logmel,
     "multiscale-lstm": multiscale_lstm,
+    "best": best,
     "densenet-mfcc-fusion": densenet_mfcc_fusion,
     "svm-egemaps": svm_egemaps,
     "svm-mfcc": svm_mfcc,
@@ -286,8 +330,8 @@ def list_recipes():
     --------
     >>> from sklearn_ser.recipes import list_recipes
     >>> list_recipes()
-    ['densenet-mfcc-fusion', 'lstm-logmel', 'multiscale-lstm', 'paper-proposed', 'paper-traditional',
-     'svm-egemaps', 'svm-mfcc']
+    ['best', 'densenet-mfcc-fusion', 'lstm-logmel', 'multiscale-lstm', 'paper-proposed',
+     'paper-traditional', 'svm-egemaps', 'svm-mfcc']
     """
     return sorted(RECIPES)
 

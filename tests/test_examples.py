@@ -21,3 +21,8 @@ def test_speaker_normalization(capsys):
     tables = run_example("speaker_normalization", "--quick", "--protocols", "speaker")
     assert set(tables) == {"speaker"}
     assert "svm-mfcc + SpeakerNormalizer" in capsys.readouterr().out
+
+
+def test_choose_best_recipe():
+    summary = run_example("choose_best_recipe", "--quick")
+    assert len(summary) == 7 and summary["balanced_accuracy"].between(0, 1).all()

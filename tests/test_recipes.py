@@ -18,8 +18,9 @@ QUICK = {
     "lstm-logmel": dict(max_epochs=1, lstm__hidden_size=8),
     "multiscale-lstm": dict(max_epochs=1, segment_frames=(64, 128), multiscale__estimator__hidden_size=8),
     "densenet-mfcc-fusion": dict(weights=None, max_epochs=20, features__densenet__densenet__segment_frames=32),
-    "svm-mfcc": dict(),
-    "svm-egemaps": dict(),
+    "svm-mfcc": dict(probability=True),
+    "svm-egemaps": dict(probability=True),
+    "best": dict(probability=True),
 }
 
 
