@@ -121,3 +121,14 @@ def _two_classes(root):
     frame = load_synthetic(root)
     frame = frame[frame["label"].isin(["angry", "sad"])]
     return frame["path"], frame["label"]
+
+
+def test_cli_predict_with_a_model_without_probabilities(corpus, tmp_path, capsys):
+    root, frame = corpus
+    model = tmp_path / "svm.joblib"
+    assert main(["fit", "--corpus", f"synthetic:{root}", "--recipe", "svm-mfcc", "--out", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(model), frame["path"][0], frame["path"][1]]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "file,label" and len(lines) == 3
+    assert lines[1].split(",")[1] in set(frame["label"])
