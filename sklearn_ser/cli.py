@@ -18,11 +18,13 @@ def _demo(args):
     )
 
 
-def _overrides(args):
+def _overrides(args, recipe):
+    """Overrides of ``recipe``: ``--set`` assignments, and the common options it accepts."""
     from ._predict import parse_assignments
+    from .recipes import recipe_options
 
     overrides = parse_assignments(args.set)
-    for option in ("max_epochs", "random_state", "device", "n_jobs"):
+    for option in set(recipe_options(recipe)) & {"max_epochs", "random_state", "device", "n_jobs"}:
         if getattr(args, option, None) is not None:
             overrides[option] = getattr(args, option)
     return overrides
@@ -31,7 +33,7 @@ def _overrides(args):
 def _fit(args):
     from ._predict import fit_recipe
 
-    fit_recipe(args.corpus, args.recipe, args.out, overrides=_overrides(args), labels=args.labels)
+    fit_recipe(args.corpus, args.recipe, args.out, overrides=_overrides(args, args.recipe), labels=args.labels)
 
 
 def _evaluate(args):
@@ -41,7 +43,7 @@ def _evaluate(args):
     from .reports import write_evaluation_report
 
     corpus = load_corpora(args.corpus, labels=args.labels)
-    pipeline = get_recipe(args.recipe, **_overrides(args))
+    pipeline = get_recipe(args.recipe, **_overrides(args, args.recipe))
     result = evaluate(pipeline, corpus, protocol=args.protocol, n_splits=args.n_splits, keep_estimators=True)
     path = write_evaluation_report(
         result,
@@ -58,20 +60,14 @@ def _evaluate(args):
 def _compare(args):
     from ._predict import load_corpora
     from .evaluation import compare
-    from .recipes import get_recipe, recipe_options
+    from .recipes import get_recipe
     from .reports import write_comparison_report
 
     corpus = load_corpora(args.corpus, labels=args.labels)
     names = [name.strip() for name in args.recipes.split(",") if name.strip()]
     if len(names) < 2:
         raise ValueError(f"--recipes needs at least two comma-separated recipe names, got {args.recipes!r}.")
-    overrides = _overrides(args)
-    pipelines = {
-        name: get_recipe(
-            name, **{key: value for key, value in overrides.items() if "__" in key or key in recipe_options(name)}
-        )
-        for name in names
-    }
+    pipelines = {name: get_recipe(name, **_overrides(args, name)) for name in names}
     results, table, tests = compare(
         pipelines, corpus, protocol=args.protocol, n_splits=args.n_splits, keep_estimators=True
     )
@@ -165,7 +161,9 @@ def build_parser():
     _add_corpus_arguments(fit)
     fit.add_argument("--recipe", required=True, help="recipe name, e.g. lstm-logmel or paper-proposed")
     fit.add_argument("--out", required=True, help="where to save the fitted model (.joblib)")
-    fit.add_argument("--max-epochs", type=int, default=None, help="training epochs (default: the recipe's)")
+    fit.add_argument(
+        "--max-epochs", type=int, default=None, help="training epochs of neural recipes (others ignore it)"
+    )
     fit.add_argument("--random-state", type=int, default=None, help="seed for a reproducible model")
     fit.add_argument("--device", default=None, help="torch device (default: auto, CUDA when present)")
     fit.add_argument("--n-jobs", type=int, default=None, help="parallel feature extraction workers")
