@@ -129,8 +129,8 @@ class _TimedLSTMClassifier(LSTMClassifier):
 
     callbacks_mode = "as shipped"
 
-    def _build_net(self, sequences, y, valid):
-        net = super()._build_net(sequences, y, valid)
+    def _build_net(self, *args, **kwargs):
+        net = super()._build_net(*args, **kwargs)
         net.__class__ = _EpochTimedNet
         if self.callbacks_mode == "no train_acc":
             net.callbacks = [(name, cb) for name, cb in net.callbacks if name != "train_acc"]

@@ -85,6 +85,18 @@ def _mean_mfcc_as_sequence(*, n_jobs, memory, verbose):
     ]
 
 
+def _training(lr, batch_size, max_epochs, device, random_state, verbose):
+    """The training options every LSTM recipe passes to its LSTMClassifier."""
+    return dict(
+        lr=lr,
+        batch_size=batch_size,
+        max_epochs=max_epochs,
+        device=device,
+        random_state=random_state,
+        verbose=verbose,
+    )
+
+
 def paper_proposed(
     *, max_epochs=100, batch_size=32, lr=1e-3, device="auto", random_state=None, n_jobs=None, memory=None, verbose=0
 ):
@@ -94,12 +106,7 @@ def paper_proposed(
         head=(128, 64),
         dropout=0.2,
         recurrent_bias=False,
-        lr=lr,
-        batch_size=batch_size,
-        max_epochs=max_epochs,
-        device=device,
-        random_state=random_state,
-        verbose=verbose,
+        **_training(lr, batch_size, max_epochs, device, random_state, verbose),
     )
     return Pipeline([*_mean_mfcc_as_sequence(n_jobs=n_jobs, memory=memory, verbose=verbose), ("lstm", lstm)])
 
@@ -112,12 +119,7 @@ def paper_traditional(
         hidden_size=128,
         dropout=0.0,
         recurrent_bias=False,
-        lr=lr,
-        batch_size=batch_size,
-        max_epochs=max_epochs,
-        device=device,
-        random_state=random_state,
-        verbose=verbose,
+        **_training(lr, batch_size, max_epochs, device, random_state, verbose),
     )
     return Pipeline([*_mean_mfcc_as_sequence(n_jobs=n_jobs, memory=memory, verbose=verbose), ("lstm", lstm)])
 
@@ -140,12 +142,7 @@ def lstm_logmel(
         pooling="attention",
         head=(64,),
         dropout=0.3,
-        lr=lr,
-        batch_size=batch_size,
-        max_epochs=max_epochs,
-        device=device,
-        random_state=random_state,
-        verbose=verbose,
+        **_training(lr, batch_size, max_epochs, device, random_state, verbose),
     )
     return Pipeline([*_log_mel_with_deltas(n_jobs=n_jobs, memory=memory, verbose=verbose), ("lstm", lstm)])
 
@@ -168,12 +165,7 @@ def multiscale_lstm(
         pooling="mean",
         head=(64,),
         dropout=0.3,
-        lr=lr,
-        batch_size=batch_size,
-        max_epochs=max_epochs,
-        device=device,
-        random_state=random_state,
-        verbose=verbose,
+        **_training(lr, batch_size, max_epochs, device, random_state, verbose),
     )
     return Pipeline(
         [
