@@ -4,6 +4,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import torch
+
+# The networks in the tests are tiny: one thread is as fast, and it avoids
+# OpenMP's busy-waiting, which slows torch badly when another process shares
+# the cores.
+torch.set_num_threads(1)
 
 
 def tone(sr, seconds=1.0, freq=440.0, amplitude=0.5):
