@@ -3,20 +3,25 @@
 Three measurements on TESS, with torch's default number of threads:
 
 1. skorch overhead. ``LSTMClassifier.fit`` against a plain PyTorch loop on
-   a subset of the training split. Both sides use the same ``LSTMNetwork``, the
-   same ``SequenceDataset`` and ``pad_batch`` collate, batch size, shuffling,
-   Adam, ``CrossEntropyLoss``, seed and number of epochs. They see the same
-   batches in the same order and reach the same losses, which the script
-   checks. The skorch side is ``LSTMClassifier.fit`` as users call it, with
-   the skorch net its ``_build_net`` makes; the only change is a timer that
-   clocks each epoch from its ``on_epoch_begin`` to the end of its last
-   ``on_epoch_end`` callback. The plain loop clocks its epochs the same way.
-   Two variants split skorch's cost: the same net without the ``train_acc``
-   scoring that LSTMClassifier adds, and with ``callbacks="disable"`` (no
-   callbacks at all). Each side trains twice, in the order plain, skorch,
-   skorch, plain, and the tables give median times per epoch. This is done
-   for the LSTM of the "lstm-logmel" recipe and for a small LSTM, where fixed
-   per-batch costs weigh more.
+   256 utterances of the training split. Both sides use the same
+   ``LSTMNetwork``, ``SequenceDataset`` and ``pad_batch`` collate, batch
+   size, shuffling, Adam, ``CrossEntropyLoss``, seed and number of epochs:
+   they see the same batches in the same order and reach the same losses,
+   which the script checks. The skorch side is ``LSTMClassifier.fit`` as
+   users call it, with the skorch net its ``_build_net`` makes; the only
+   change is a timer that clocks each epoch from its ``on_epoch_begin`` to
+   the end of its last ``on_epoch_end`` callback. The plain loop clocks its
+   epochs the same way. Two variants split skorch's cost: the same net
+   without the ``train_acc`` scoring that LSTMClassifier adds, and with
+   ``callbacks="disable"`` (no callbacks at all). Each of the four trains
+   three times, in alternating order (plain first, then last, then first).
+   The tables give median times per epoch, and the median ratio of the same
+   epoch of the same round (paired ratio). This is done for the LSTM of the
+   "lstm-logmel" recipe, for a small LSTM, and for a tiny LSTM on the first
+   10 frames of each utterance, where little but the fixed per-batch and
+   per-epoch costs remains. To show where a batch's time goes, one training
+   step of the recipe's network is also timed with the LSTM input packed, as
+   ``LSTMNetwork`` does, and padded without packing.
 2. Epoch time of the "lstm-logmel" recipe's LSTM on the whole training
    part of a random stratified 80/20 split (2238 utterances). Its features
    (64-band log-Mel with ``n_jobs=-1``, deltas, standardization) are
@@ -30,10 +35,10 @@ Three measurements on TESS, with torch's default number of threads:
    stage. Throughput is one ``predict_proba`` call on 200 test-split files,
    with and without ``n_jobs=-1`` on the feature step.
 
-The machine is shared: the header reports how much CPU time other processes
-used while the script ran. Under load, torch's OpenMP threads wait on each
-other and training slows down many times over, so figures from a busy run
-mean nothing. Run:
+Other processes distort the figures: each section ends with the share of the
+machine's CPU time that other processes used during it. Under load, torch's
+OpenMP threads wait on each other and training slows down many times over,
+so figures from a busy run mean nothing. Run:
 
     python benchmarks/training.py [TESS_ROOT]
 """
@@ -69,7 +74,10 @@ from sklearn_ser.recipes import get_recipe
 DEFAULT_TESS = Path(__file__).resolve().parents[2] / "shared" / "data" / "tess"
 SEED = 0
 OVERHEAD_SUBSET = 256  # utterances: 8 batches of 32, about 3 s per epoch of the recipe's LSTM
-OVERHEAD_EPOCHS = 5
+OVERHEAD_EPOCHS = 4
+OVERHEAD_ROUNDS = 3
+TINY_FRAMES = 10
+TINY_EPOCHS = 20
 RECIPE_EPOCHS = 2
 LATENCY_CALLS = 20
 THROUGHPUT_FILES = 200
@@ -198,30 +206,36 @@ def median_ms(function, calls):
 # ---------------------------------------------------------------- 1. overhead
 
 
-def skorch_overhead(sequences, y, lstm_params, *, title):
-    """Per-epoch times of the plain loop and the three skorch variants."""
+def skorch_overhead(sequences, y, lstm_params, *, title, epochs=OVERHEAD_EPOCHS):
+    """Per-epoch times of the plain loop and the three skorch variants.
+
+    Returns the ratio of the median epoch of ``LSTMClassifier.fit`` to that
+    of the plain loop.
+    """
     n_classes = len(np.unique(y))
     modes = ["as shipped", "no train_acc", "disable"]
-    epochs = {name: [] for name in ["plain", *modes]}
-    whole = {name: [] for name in epochs}
+    runs = {name: [] for name in ["plain", *modes]}  # per run, the list of epoch seconds
+    whole = {name: [] for name in runs}
     losses = {}
-    params = {**lstm_params, "max_epochs": OVERHEAD_EPOCHS}
-    for order in (["plain", *modes], [*reversed(modes), "plain"]):
+    params = {**lstm_params, "max_epochs": epochs}
+    orders = (["plain", *modes], [*reversed(modes), "plain"])
+    for order in (orders[r % 2] for r in range(OVERHEAD_ROUNDS)):
         for name in order:
             if name == "plain":
                 seconds, (epoch_seconds, losses["plain"]) = timed(
-                    plain_fit, sequences, y, params, n_classes=n_classes, epochs=OVERHEAD_EPOCHS
+                    plain_fit, sequences, y, params, n_classes=n_classes, epochs=epochs
                 )
             else:
                 clf = _TimedLSTMClassifier(**params)
                 clf.callbacks_mode = name
                 seconds, _ = timed(clf.fit, sequences, y)
                 epoch_seconds = clf.net_.epoch_seconds_
-                losses[name] = list(clf.history_[:, "train_loss"]) if name != "disable" else None
-            epochs[name].extend(epoch_seconds)
+                if name != "disable":
+                    losses[name] = list(clf.history_[:, "train_loss"])
+            runs[name].append(epoch_seconds)
             whole[name].append(seconds)
     n_batches = math.ceil(len(y) / params["batch_size"])
-    plain = median(epochs["plain"])
+    plain = median(np.concatenate(runs["plain"]))
     labels = {
         "plain": "plain PyTorch loop",
         "as shipped": "`LSTMClassifier.fit` (skorch, default callbacks + `train_acc`)",
@@ -230,21 +244,27 @@ def skorch_overhead(sequences, y, lstm_params, *, title):
     }
     print(
         f"{title}: {len(y)} utterances, {n_batches} batches of {params['batch_size']}, "
-        f"{OVERHEAD_EPOCHS} epochs x 2 runs per side"
+        f"{epochs} epochs x {OVERHEAD_ROUNDS} runs per side"
     )
     print()
-    print("| training loop | median s/epoch | min-max s/epoch | ratio to plain | ms/batch over plain | whole fit, s |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, values in epochs.items():
-        epoch = median(values)
+    print(
+        "| training loop | median s/epoch | min-max s/epoch | ratio to plain | paired ratio | "
+        "ms/batch over plain | whole fit, s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, values in runs.items():
+        flat = np.concatenate(values)
+        epoch = median(flat)
+        paired = median(np.concatenate([np.divide(a, b) for a, b in zip(values, runs["plain"])]))
         print(
-            f"| {labels[name]} | {epoch:.3f} | {min(values):.3f}-{max(values):.3f} | {epoch / plain:.3f} | "
-            f"{1e3 * (epoch - plain) / n_batches:+.1f} | {median(whole[name]):.2f} |"
+            f"| {labels[name]} | {epoch:.3f} | {flat.min():.3f}-{flat.max():.3f} | {epoch / plain:.3f} | "
+            f"{paired:.3f} | {1e3 * (epoch - plain) / n_batches:+.2f} | {median(whole[name]):.2f} |"
         )
     diff = max(abs(a - b) for name in ("as shipped", "no train_acc") for a, b in zip(losses[name], losses["plain"]))
-    print(f"largest difference of per-epoch training loss, skorch vs plain: {diff:.1e}")
     print()
-    return median(epochs["as shipped"]) / plain
+    print(f"Largest difference of per-epoch training loss, skorch vs plain: {diff:.1e}.")
+    print()
+    return median(np.concatenate(runs["as shipped"])) / plain
 
 
 def packing_cost(sequences, y, lstm_params, *, steps=5):
@@ -431,6 +451,14 @@ def overhead_section(sequences, y_train, recipe_lstm):
     ratio = skorch_overhead(subset, y_subset, recipe_lstm, title=title)
     small = {**recipe_lstm, "hidden_size": 16, "bidirectional": False, "pooling": "last", "head": ()}
     skorch_overhead(subset, y_subset, small, title="small LSTM (16 units, last state, no dense layer)")
+    tiny = {**small, "hidden_size": 4}
+    skorch_overhead(
+        [sequence[:TINY_FRAMES] for sequence in subset],
+        y_subset,
+        tiny,
+        title=f"tiny LSTM (4 units) on the first {TINY_FRAMES} frames, to isolate fixed costs",
+        epochs=TINY_EPOCHS,
+    )
     packing_cost(subset, y_subset, recipe_lstm)
     _report_load(monitor)
     return ratio
