@@ -40,6 +40,11 @@ def _is_hidden(name):
     return name.startswith((".", "__MACOSX"))
 
 
+def _is_audio_file(path):
+    """Whether ``path`` is a visible .wav or .flac file."""
+    return not _is_hidden(path.name) and path.suffix.lower() in _AUDIO_SUFFIXES and path.is_file()
+
+
 def _iter_audio_files(root, *, max_depth=_MAX_SEARCH_DEPTH):
     """Yield the audio files at most ``max_depth`` folders below ``root``.
 
@@ -52,10 +57,7 @@ def _iter_audio_files(root, *, max_depth=_MAX_SEARCH_DEPTH):
         dirnames[:] = sorted(name for name in dirnames if not _is_hidden(name))
         if len(folder.parts) - root_depth >= max_depth:
             dirnames.clear()
-        for name in sorted(filenames):
-            path = folder / name
-            if not _is_hidden(name) and path.suffix.lower() in _AUDIO_SUFFIXES and path.is_file():
-                yield path
+        yield from filter(_is_audio_file, (folder / name for name in sorted(filenames)))
 
 
 def _check_unique_recordings(records, *, key_columns, corpus):

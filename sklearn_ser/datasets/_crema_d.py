@@ -4,13 +4,11 @@ import re
 
 from ._base import (
     _MAX_SEARCH_DEPTH,
-    _build_frame,
     _check_root,
-    _check_unique_recordings,
     _code_error,
     _iter_audio_files,
 )
-from ._labels import _apply_labels, _check_labels
+from ._labels import _check_labels, _corpus_frame
 
 _ACTORS = range(1001, 1092)
 
@@ -152,6 +150,8 @@ def load_crema_d(root, *, labels="original"):
             f"No CREMA-D audio files found in {str(root)!r} (searched {_MAX_SEARCH_DEPTH} levels deep for .wav or "
             ".flac files named like '1001_DFA_ANG_XX.wav')."
         )
-    _check_unique_recordings(records, key_columns=("speaker", "text", "label", "intensity"), corpus="CREMA-D")
-    frame = _build_frame(records, corpus="crema-d", extra_columns=("intensity", "sentence"))
-    return _apply_labels(frame, labels)
+    key_columns = ("speaker", "text", "label", "intensity")
+    extra_columns = ("intensity", "sentence")
+    return _corpus_frame(
+        records, labels, corpus="crema-d", name="CREMA-D", key_columns=key_columns, extra_columns=extra_columns
+    )

@@ -4,13 +4,11 @@ import re
 
 from ._base import (
     _MAX_SEARCH_DEPTH,
-    _build_frame,
     _check_root,
-    _check_unique_recordings,
     _code_error,
     _iter_audio_files,
 )
-from ._labels import _apply_labels, _check_labels
+from ._labels import _check_labels, _corpus_frame
 
 #: Speaker number -> gender, as published with the corpus.
 _SPEAKER_GENDERS = {
@@ -162,6 +160,8 @@ def load_emodb(root, *, labels="original"):
             f"No EMO-DB audio files found in {str(root)!r} (searched {_MAX_SEARCH_DEPTH} levels deep "
             "for .wav or .flac files named like '03a01Fa.wav')."
         )
-    _check_unique_recordings(records, key_columns=("speaker", "text", "label", "version"), corpus="EMO-DB")
-    frame = _build_frame(records, corpus="emodb", extra_columns=("gender", "version", "sentence"))
-    return _apply_labels(frame, labels)
+    key_columns = ("speaker", "text", "label", "version")
+    extra_columns = ("gender", "version", "sentence")
+    return _corpus_frame(
+        records, labels, corpus="emodb", name="EMO-DB", key_columns=key_columns, extra_columns=extra_columns
+    )

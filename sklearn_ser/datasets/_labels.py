@@ -10,7 +10,7 @@ from types import MappingProxyType
 
 import pandas as pd
 
-from ._base import _as_object_strings
+from ._base import _as_object_strings, _build_frame, _check_unique_recordings
 
 #: The cross-corpus emotion labels, sorted.
 UNIFIED_LABELS = ("anger", "boredom", "calm", "disgust", "fear", "happiness", "neutral", "sadness", "surprise")
@@ -158,3 +158,9 @@ def unify_labels(frame):
         result.insert(result.columns.get_loc("corpus") + 1, "original_label", original)
     result["label"] = pd.Series(unified, index=frame.index, dtype=object)
     return _as_object_strings(result)
+
+
+def _corpus_frame(records, labels, *, corpus, name, key_columns, extra_columns=()):
+    """The loader frame of ``records``: each recording once, then in the label set ``labels``."""
+    _check_unique_recordings(records, key_columns=key_columns, corpus=name)
+    return _apply_labels(_build_frame(records, corpus=corpus, extra_columns=extra_columns), labels)

@@ -4,13 +4,11 @@ import re
 
 from ._base import (
     _MAX_SEARCH_DEPTH,
-    _build_frame,
     _check_root,
-    _check_unique_recordings,
     _code_error,
     _iter_audio_files,
 )
-from ._labels import _apply_labels, _check_labels
+from ._labels import _check_labels, _corpus_frame
 
 _MODALITIES = {"01": "full-AV", "02": "video-only", "03": "audio-only"}
 _AUDIO_ONLY = "03"
@@ -195,6 +193,7 @@ def load_ravdess(root, *, labels="original", channel="speech"):
             f"for .wav or .flac files named like '03-01-05-01-02-01-12.wav'{skipped})."
         )
     key_columns = ("speaker", "channel", "label", "intensity", "text", "repetition")
-    _check_unique_recordings(records, key_columns=key_columns, corpus="RAVDESS")
-    frame = _build_frame(records, corpus="ravdess", extra_columns=("gender", "intensity", "repetition", "channel"))
-    return _apply_labels(frame, labels)
+    extra_columns = ("gender", "intensity", "repetition", "channel")
+    return _corpus_frame(
+        records, labels, corpus="ravdess", name="RAVDESS", key_columns=key_columns, extra_columns=extra_columns
+    )

@@ -4,13 +4,11 @@ import re
 
 from ._base import (
     _MAX_SEARCH_DEPTH,
-    _build_frame,
     _check_root,
-    _check_unique_recordings,
     _code_error,
     _iter_audio_files,
 )
-from ._labels import _apply_labels, _check_labels
+from ._labels import _check_labels, _corpus_frame
 
 _SPEAKERS = ("DC", "JE", "JK", "KL")
 
@@ -153,5 +151,6 @@ def load_savee(root, *, labels="original"):
             f"No SAVEE audio files found in {str(root)!r} (searched {_MAX_SEARCH_DEPTH} levels deep for .wav or "
             ".flac files named like 'DC/a01.wav' or 'DC_a01.wav')."
         )
-    _check_unique_recordings(records, key_columns=("speaker", "text"), corpus="SAVEE")
-    return _apply_labels(_build_frame(records, corpus="savee", extra_columns=("gender",)), labels)
+    return _corpus_frame(
+        records, labels, corpus="savee", name="SAVEE", key_columns=("speaker", "text"), extra_columns=("gender",)
+    )

@@ -4,8 +4,8 @@ import os
 import re
 from pathlib import Path
 
-from ._base import _AUDIO_SUFFIXES, _MAX_SEARCH_DEPTH, _build_frame, _check_root, _is_hidden
-from ._labels import _apply_labels, _check_labels
+from ._base import _MAX_SEARCH_DEPTH, _check_root, _is_audio_file, _is_hidden
+from ._labels import _check_labels, _corpus_frame
 
 # Spellings found in public copies, lowercased, mapped to the TESS labels.
 _EMOTION_SPELLINGS = {
@@ -65,19 +65,6 @@ def _iter_emotion_folders(root):
         if parsed is not None:
             dirnames.clear()
             yield folder, *parsed
-
-
-def _check_unique_recordings(records):
-    """Raise if one speaker, emotion and word occurs in more than one file."""
-    seen = {}
-    for record in sorted(records, key=lambda record: record["path"]):
-        key = (record["speaker"], record["label"], record["text"])
-        if key in seen:
-            raise ValueError(
-                f"TESS recording {key} found twice: {seen[key]!r} and "
-                f"{record['path']!r}. Point root at a single copy of the corpus."
-            )
-        seen[key] = record["path"]
 
 
 def load_tess(root, *, labels="original"):
@@ -162,11 +149,7 @@ def load_tess(root, *, labels="original"):
     root = _check_root(root)
     records = []
     for folder, speaker, label in _iter_emotion_folders(root):
-        for path in sorted(folder.iterdir()):
-            if _is_hidden(path.name) or path.suffix.lower() not in _AUDIO_SUFFIXES:
-                continue
-            if not path.is_file():
-                continue
+        for path in filter(_is_audio_file, sorted(folder.iterdir())):
             word = _parse_file_name(path, folder_label=label)
             records.append({"path": str(path), "label": label, "speaker": speaker, "text": word})
     if not records:
@@ -175,5 +158,4 @@ def load_tess(root, *, labels="original"):
             f"{_MAX_SEARCH_DEPTH} levels deep for folders such as "
             "'OAF_angry' holding .wav or .flac files)."
         )
-    _check_unique_recordings(records)
-    return _apply_labels(_build_frame(records, corpus="tess"), labels)
+    return _corpus_frame(records, labels, corpus="tess", name="TESS", key_columns=("speaker", "label", "text"))
