@@ -248,6 +248,29 @@ class SequenceTransformer(SequenceOutputMixin, SequenceInputMixin, TransformerMi
         return self._feature_names_out(_check_feature_names_in(self, input_features))
 
 
+def frame_statistics(sequences):
+    """Per-feature mean and standard deviation over every frame of ``sequences``.
+
+    Computed utterance by utterance in float64, without joining the frames
+    into one array; a standard deviation of 0 is returned as 1, so that
+    dividing by it only centres a constant feature.
+
+    Parameters
+    ----------
+    sequences : list of ndarray of shape (n_frames, n_features)
+        Feature sequences (or single-row arrays).
+
+    Returns
+    -------
+    mean, scale : ndarray of shape (n_features,)
+    """
+    n_frames = sum(len(sequence) for sequence in sequences)
+    mean = sum(sequence.sum(axis=0, dtype=np.float64) for sequence in sequences) / n_frames
+    variance = sum(np.square(sequence - mean).sum(axis=0) for sequence in sequences) / n_frames
+    scale = np.sqrt(variance)
+    return mean, np.where(scale > 0, scale, 1.0)
+
+
 def check_sequences(X, *, n_features=None):
     """Validate a batch of feature sequences.
 

@@ -9,7 +9,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import FeatureSequences, SequenceInputMixin, SequenceOutputMixin, SequenceTransformer, check_sequences
+from ._base import (
+    FeatureSequences,
+    SequenceInputMixin,
+    SequenceOutputMixin,
+    SequenceTransformer,
+    check_sequences,
+    frame_statistics,
+)
 
 
 class SequenceScaler(SequenceTransformer):
@@ -64,10 +71,7 @@ class SequenceScaler(SequenceTransformer):
         self : object
         """
         super().fit(X, y)
-        frames = np.concatenate(check_sequences(X), axis=0).astype(np.float64)
-        self.mean_ = frames.mean(axis=0)
-        scale = frames.std(axis=0)
-        self.scale_ = np.where(scale > 0, scale, 1.0)
+        self.mean_, self.scale_ = frame_statistics(check_sequences(X))
         return self
 
     def _transform_one(self, sequence):

@@ -6,13 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
-from ._base import FeatureSequences, SequenceOutputMixin, check_sequences, record_feature_names
-
-
-def _statistics(frames):
-    mean = frames.mean(axis=0)
-    scale = frames.std(axis=0)
-    return mean, np.where(scale > 0, scale, 1.0)
+from ._base import FeatureSequences, SequenceOutputMixin, check_sequences, frame_statistics, record_feature_names
 
 
 class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
@@ -95,12 +89,12 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
         """
         items, is_sequence = self._check_items(X, reset=True)
         speaker = self._check_speaker(speaker, len(items))
-        self.mean_, self.scale_ = _statistics(self._frames(items))
+        self.mean_, self.scale_ = frame_statistics(items)
         self.speaker_statistics_ = {}
         if speaker is not None:
             for name in np.unique(speaker):
                 chosen = [item for item, owner in zip(items, speaker) if owner == name]
-                self.speaker_statistics_[name] = _statistics(self._frames(chosen))
+                self.speaker_statistics_[name] = frame_statistics(chosen)
         record_feature_names(self, X)
         return self
 
@@ -122,18 +116,18 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         items, is_sequence = self._check_items(X, reset=False)
         speaker = self._check_speaker(speaker, len(items))
-        if speaker is None:
-            if is_sequence:
-                out = [(item - item.mean(axis=0)) / _statistics(item)[1] for item in items]
-            else:
-                out = [(item - self.mean_) / self.scale_ for item in items]
+        if speaker is None and is_sequence:
+            per_item = [frame_statistics([item]) for item in items]
+        elif speaker is None:
+            per_item = [(self.mean_, self.scale_)] * len(items)
         else:
             statistics = dict(self.speaker_statistics_)
             for name in np.unique(speaker):
                 if name not in statistics:
                     chosen = [item for item, owner in zip(items, speaker) if owner == name]
-                    statistics[name] = _statistics(self._frames(chosen))
-            out = [(item - statistics[owner][0]) / statistics[owner][1] for item, owner in zip(items, speaker)]
+                    statistics[name] = frame_statistics(chosen)
+            per_item = [statistics[owner] for owner in speaker]
+        out = [(item - mean) / scale for item, (mean, scale) in zip(items, per_item)]
         if is_sequence:
             return FeatureSequences([o.astype(np.float32) for o in out], self.get_feature_names_out())
         return np.vstack(out)
@@ -198,10 +192,6 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
         if len(speaker) != n_samples:
             raise ValueError(f"speaker has {len(speaker)} entries but X has {n_samples} utterances.")
         return speaker
-
-    @staticmethod
-    def _frames(items):
-        return np.concatenate(items, axis=0).astype(np.float64)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
