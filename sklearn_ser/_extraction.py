@@ -4,14 +4,17 @@ Decoding (libsndfile), resampling (soxr) and the FFTs all release the GIL,
 so the default is a pool of threads: no worker start-up and no re-import of
 librosa per process, which on a few hundred short files costs more than the
 work itself. Files are dispatched in chunks of :data:`CHUNK_SIZE` to keep the
-scheduling overhead small. BLAS is held to one thread per worker while the pool runs, so
+scheduling overhead small; one worker, or a single chunk, runs inline without
+a pool. BLAS is held to one thread per worker while a pool runs, so
 the workers do not oversubscribe the cores. ``joblib.parallel_config`` can
 select another backend.
 """
 
 from __future__ import annotations
 
-from joblib import Parallel, delayed
+from contextlib import nullcontext
+
+from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
@@ -55,15 +58,17 @@ def extract(sources, compute, *, sr, n_jobs=None, memory=None, namespace="", ver
     if not missing:
         return results
     chunks = [missing[start : start + CHUNK_SIZE] for start in range(0, len(missing), CHUNK_SIZE)]
-    tasks = (delayed(_compute_chunk)([sources[i] for i in chunk], compute, sr) for chunk in chunks)
-    parallel = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")
+    tasks = [([sources[i] for i in chunk], compute, sr) for chunk in chunks]
+    if len(chunks) == 1 or effective_n_jobs(n_jobs) == 1:
+        chunk_results, blas_limit = (_compute_chunk(*task) for task in tasks), nullcontext()
+    else:
+        parallel = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")
+        chunk_results = parallel(delayed(_compute_chunk)(*task) for task in tasks)
+        blas_limit = threadpool_limits(limits=1, user_api="blas")
     done = []
     try:
-        with (
-            threadpool_limits(limits=1, user_api="blas"),
-            tqdm(total=len(missing), desc=desc, disable=not verbose, unit="file") as progress,
-        ):
-            for chunk, (outputs, error) in zip(chunks, parallel(tasks)):
+        with blas_limit, tqdm(total=len(missing), desc=desc, disable=not verbose, unit="file") as progress:
+            for chunk, (outputs, error) in zip(chunks, chunk_results):
                 for i, features in zip(chunk, outputs):
                     results[i] = features
                 done.extend(chunk[: len(outputs)])

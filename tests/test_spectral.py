@@ -116,9 +116,24 @@ def test_waveforms_are_taken_at_sr(clips):
     np.testing.assert_array_equal(from_file, from_waveform)
 
 
-def test_parallel_equals_serial(clips):
-    serial = MelSpectrogram(n_jobs=1).fit_transform(clips * 3)
-    parallel = MelSpectrogram(n_jobs=2).fit_transform(clips * 3)
+def test_parallel_equals_serial(clips, monkeypatch):
+    from sklearn_ser import _extraction
+
+    many = clips * 7
+    assert len(many) > _extraction.CHUNK_SIZE
+    serial = MelSpectrogram(n_jobs=1).fit_transform(many)
+    pools = []
+    original = _extraction.Parallel
+
+    def spy(*args, **kwargs):
+        pools.append(kwargs.get("n_jobs"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_extraction, "Parallel", spy)
+    parallel = MelSpectrogram(n_jobs=2).fit_transform(many)
+    assert pools == [2]
+    MelSpectrogram(n_jobs=2).fit_transform(clips)
+    assert pools == [2], "a single chunk runs inline, without a pool"
     for a, b in zip(serial, parallel):
         np.testing.assert_array_equal(a, b)
 
