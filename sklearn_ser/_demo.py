@@ -6,13 +6,13 @@ import os
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import LeaveOneGroupOut, StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from . import __version__
 from .datasets import load_synthetic, make_synthetic_corpus
+from .evaluation import evaluate
 from .features import MFCC, DeltaStack, SequencePooling
 
 SCORING = ("accuracy", "balanced_accuracy")
@@ -45,19 +45,17 @@ def demo_pipeline(*, memory=None, n_jobs=None, verbose=0):
 
 
 def evaluate_protocols(pipeline, corpus, *, random_state=0, n_jobs=None):
-    """Mean and std of each score under a random and a speaker-independent split."""
-    paths = corpus["path"].to_numpy(dtype=object)
-    labels = corpus["label"].to_numpy(dtype=object)
-    speakers = corpus["speaker"].to_numpy(dtype=object)
+    """Per-fold scores under a random and a speaker-independent split."""
     protocols = {
-        "random (stratified 5-fold)": (StratifiedKFold(5, shuffle=True, random_state=random_state), None),
-        "speaker-independent (leave one speaker out)": (LeaveOneGroupOut(), speakers),
+        "random (stratified 5-fold)": "random",
+        "speaker-independent (leave one speaker out)": "speaker",
     }
-    results = {}
-    for name, (cv, groups) in protocols.items():
-        scores = cross_validate(pipeline, paths, labels, groups=groups, cv=cv, scoring=SCORING, n_jobs=n_jobs)
-        results[name] = {metric: scores[f"test_{metric}"] for metric in SCORING}
-    return results
+    return {
+        name: evaluate(
+            pipeline, corpus, protocol=protocol, scoring=SCORING, random_state=random_state, n_jobs=n_jobs
+        ).scores
+        for name, protocol in protocols.items()
+    }
 
 
 def format_results(results, *, n_classes):
