@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _demo(args):
@@ -83,6 +84,63 @@ def _compare(args):
     )
     print(table["mean"].unstack("metric").round(3).to_string())
     print(f"Report written to {path}")
+
+
+def _search(args):
+    from ._demo import default_cache_dir
+    from ._predict import load_corpora
+    from .model_selection import OptunaSearch, protocol_split
+    from .recipes import get_recipe, recipe_options
+
+    corpus = load_corpora(args.corpus, labels=args.labels)
+    overrides = _overrides(args, args.recipe)
+    if "memory" in recipe_options(args.recipe):
+        overrides.setdefault("memory", str(Path(args.cache_dir or default_cache_dir()) / "features"))
+    cv, groups = protocol_split(corpus, args.protocol, n_splits=args.n_splits)
+    search = OptunaSearch(
+        get_recipe(args.recipe, **overrides),
+        n_trials=args.n_trials,
+        timeout=args.timeout,
+        cv=cv,
+        scoring=args.scoring,
+        storage=args.storage,
+        study_name=args.study,
+        refit=args.out is not None,
+        random_state=args.sampler_seed,
+        verbose=1,
+    )
+    speaker_routing = {"speaker": corpus["speaker"].to_numpy(dtype=object)} if _requests_speaker(search) else {}
+    search.fit(
+        corpus["path"].to_numpy(dtype=object), corpus["label"].to_numpy(dtype=object), groups=groups, **speaker_routing
+    )
+    study = search.study_
+    finished = [trial for trial in study.trials if trial.state.is_finished()]
+    print(f"Study {study.study_name!r}: {len(finished)} finished trials ({len(study.trials)} in all).")
+    print(f"Best {args.scoring}: {search.best_score_:.4f} (trial {search.best_trial_.number})")
+    for key, value in search.best_params_.items():
+        print(f"  {key} = {value!r}")
+    if args.plots:
+        import matplotlib.pyplot as plt
+
+        from .plotting import plot_search, save_figure
+
+        for name, figure in plot_search(study).items():
+            print(f"Figure written to {save_figure(figure, Path(args.plots) / f'search_{name}.png')}")
+            plt.close(figure)
+    if args.out:
+        import joblib
+
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(search.best_estimator_, args.out)
+        print(f"Best pipeline, refitted on all {len(corpus)} files, saved to {args.out}")
+
+
+def _requests_speaker(search):
+    import sklearn
+    from sklearn.utils.metadata_routing import get_routing_for_object
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        return get_routing_for_object(search.estimator).consumes("fit", ["speaker"]) == {"speaker"}
 
 
 def _predict(args):
@@ -214,6 +272,54 @@ def build_parser():
         command.add_argument("--n-jobs", type=int, default=None, help="parallel feature extraction workers")
         command.add_argument("--set", action="append", metavar="KEY=VALUE", help="a recipe option or step parameter")
         command.set_defaults(run=run)
+
+    search = commands.add_parser(
+        "search",
+        help="search a recipe's parameters with Optuna, pruning bad trials; several workers can share a study",
+        description="Run an Optuna search over a recipe's default space (architecture, training and feature "
+        "parameters), cross-validating every trial under a protocol. Start the same command on several "
+        "workers with one --storage and --study to share the trials; an interrupted worker loses no finished "
+        "trial, and rerunning the command continues the study up to --n-trials finished trials.",
+    )
+    _add_corpus_arguments(search)
+    search.add_argument("--recipe", required=True, help="recipe name, e.g. lstm-logmel or svm-mfcc")
+    search.add_argument(
+        "--storage",
+        default=None,
+        help="journal:PATH (several processes on one machine), or a database URL such as sqlite:///f.db or "
+        "postgresql://user:password@host/db (many machines); default: in memory, this process only",
+    )
+    search.add_argument("--study", default=None, help="study name; workers with the same storage and name share it")
+    search.add_argument("--n-trials", type=int, default=20, help="finished trials the study should hold (default: 20)")
+    search.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
+    search.add_argument(
+        "--protocol",
+        default="speaker",
+        choices=["random", "speaker", "text", "speaker+text", "cross-corpus"],
+        help="folds of every trial (default: speaker, leave one speaker out)",
+    )
+    search.add_argument("--n-splits", type=int, default=5, help="folds of the random and text protocols")
+    search.add_argument(
+        "--scoring", default="balanced_accuracy", help="scikit-learn scorer to maximize (default: balanced_accuracy)"
+    )
+    search.add_argument("--sampler-seed", type=int, default=None, help="seed of the TPE sampler (one per worker)")
+    search.add_argument(
+        "--max-epochs", type=int, default=None, help="most training epochs of neural recipes (others ignore it)"
+    )
+    search.add_argument("--random-state", type=int, default=None, help="seed of the models")
+    search.add_argument("--device", default=None, help="torch device (default: auto, CUDA when present)")
+    search.add_argument("--n-jobs", type=int, default=None, help="parallel feature extraction workers")
+    search.add_argument(
+        "--cache-dir",
+        default=None,
+        help="features are cached in its 'features' folder (default: $SKLEARN_SER_CACHE or ~/.cache/sklearn-ser)",
+    )
+    search.add_argument("--set", action="append", metavar="KEY=VALUE", help="a recipe option or step parameter")
+    search.add_argument("--plots", default=None, help="folder for the figure of the search (history, importances)")
+    search.add_argument(
+        "--out", default=None, help="refit the best parameters on the whole corpus and save the pipeline here"
+    )
+    search.set_defaults(run=_search)
 
     paper = commands.add_parser(
         "reproduce-paper",

@@ -89,6 +89,12 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
     device : str, default="auto"
         ``"auto"`` trains on CUDA when a GPU is available, else on the CPU;
         or any torch device string.
+    callbacks : list or None, default=None
+        Extra skorch callbacks, as instances or ``(name, callback)`` pairs,
+        run after the built-in ones (training accuracy, early stopping):
+        e.g. :class:`skorch.callbacks.LRScheduler`, or optuna's
+        ``SkorchPruningCallback`` (which :class:`~sklearn_ser.model_selection.OptunaSearch`
+        adds itself). ``clone`` copies them.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split; the
         same seed gives the same predictions on CPU, and torch's global random
@@ -152,6 +158,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
+        "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -176,6 +183,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         validation_fraction=0.1,
         n_iter_no_change=5,
         device="auto",
+        callbacks=None,
         random_state=None,
         verbose=0,
     ):
@@ -196,6 +204,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.device = device
+        self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
 
@@ -334,6 +343,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             callbacks.append(
                 ("early_stopping", EarlyStopping(monitor="valid_loss", patience=self.n_iter_no_change, load_best=True))
             )
+        callbacks.extend(self.callbacks or [])
         optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
         return NeuralNetClassifier(
             LSTMNetwork,

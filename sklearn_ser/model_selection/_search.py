@@ -1,0 +1,532 @@
+"""OptunaSearch: a define-by-run Optuna search that is itself a classifier."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import sklearn
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.exceptions import FitFailedWarning
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing, get_tags
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, get_routing_for_object
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from ..models import LSTMClassifier
+from ._spaces import DefaultSearchSpace
+from ._storage import in_memory_copy, make_storage
+
+PRUNING_MONITOR = "valid_acc"
+_PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
+
+
+class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Search an estimator's parameters with Optuna, pruning bad trials early.
+
+    Every trial draws parameters from ``search_space`` (a function of the
+    trial, so spaces may be conditional: an architecture's later layers exist
+    only when it has them), cross-validates the estimator with them and
+    reports the scores to the trial, so that the pruner stops trials that do
+    worse than earlier ones at the same point:
+
+    * for an :class:`~sklearn_ser.models.LSTMClassifier` (alone or last in a
+      pipeline) the validation accuracy of every epoch of the first fold,
+      measured on that fold's test part (or on the classifier's own
+      validation split when it stops early);
+    * for any other estimator the mean score of the folds done so far, after
+      every fold.
+
+    The search is a classifier: ``cross_val_score(search, X, y, cv=5)`` uses
+    stratified folds, and after :meth:`fit` it predicts with the best
+    parameters refitted on all the data.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A classifier, usually a pipeline from audio paths
+        (:func:`~sklearn_ser.recipes.get_recipe`).
+    search_space : callable or None, default=None
+        ``search_space(trial)`` returns a dict of ``set_params`` values,
+        drawing them with ``trial.suggest_*``. None uses
+        :class:`DefaultSearchSpace` of ``estimator``. To save the search with
+        joblib, the callable must be picklable (a module-level function, not
+        a lambda).
+    n_trials : int, default=20
+        Finished (complete or pruned) trials the study should hold. Trials
+        already in a loaded study count, so rerunning an interrupted search
+        only runs what is missing, and several workers sharing one study
+        stop together when it is reached.
+    timeout : float or None, default=None
+        Stop starting trials after this many seconds.
+    cv : int, cross-validation generator or iterable, default=5
+        Folds of every trial, as in :func:`~sklearn.model_selection.check_cv`
+        for a classifier (an integer means stratified K-fold). Give a group
+        splitter such as :class:`~sklearn.model_selection.LeaveOneGroupOut`
+        with ``groups`` in :meth:`fit` for speaker-independent folds.
+    scoring : str, callable or None, default=None
+        Scikit-learn scorer of each fold; None is the estimator's ``score``
+        (accuracy). Higher is better.
+    sampler : optuna.samplers.BaseSampler or None, default=None
+        None is a TPE sampler seeded with ``random_state``.
+    pruner : optuna.pruners.BasePruner or None, default=None
+        None is ``MedianPruner(n_startup_trials=5, n_warmup_steps=1)``;
+        ``optuna.pruners.NopPruner()`` switches pruning off.
+    storage : None, str or optuna.storages.BaseStorage, default=None
+        Where the study lives: None in memory; ``"journal:PATH"`` a journal
+        file several processes on one machine can share; a database URL
+        (``sqlite:///f.db``, ``postgresql://...``) for many machines. See
+        :func:`make_storage`.
+    study_name : str or None, default=None
+        Name of the study in ``storage``; an existing study of that name is
+        loaded and continued. None lets Optuna name a new study.
+    refit : bool, default=True
+        Refit the estimator with the best parameters on all the data, as
+        ``best_estimator_``, used by :meth:`predict`.
+    error_score : "raise" or float, default=np.nan
+        Value of a trial whose fit fails. ``np.nan`` marks the trial failed
+        (with a ``FitFailedWarning`` naming the error and the parameters);
+        ``"raise"`` stops the search with the error. If every trial fails,
+        :meth:`fit` raises the first error.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the default sampler. With several workers on one study, give
+        each its own seed (or none), or they start with the same trials.
+    verbose : int, default=0
+        Optuna's log level: 0 warnings only, 1 one line per trial.
+
+    Attributes
+    ----------
+    study_ : optuna.Study
+        The study, with every trial (including those of other workers). A
+        pickled search carries an in-memory copy of it.
+    best_trial_ : optuna.trial.FrozenTrial
+        The trial with the highest score.
+    best_score_ : float
+        Its mean cross-validated score.
+    best_params_ : dict
+        Its ``set_params`` values.
+    best_estimator_ : estimator
+        The estimator refitted with ``best_params_`` (``refit=True``).
+    classes_ : ndarray of shape (n_classes,)
+        The labels seen in :meth:`fit`.
+    n_splits_ : int
+        Folds per trial.
+    refit_time_ : float
+        Seconds spent refitting the best estimator.
+
+    See Also
+    --------
+    DefaultSearchSpace : The default define-by-run space.
+    make_storage : Storages from ``"journal:PATH"`` or database URLs.
+
+    Notes
+    -----
+    Metadata such as ``speaker`` (for
+    :class:`~sklearn_ser.features.SpeakerNormalizer`) and ``groups`` go to
+    :meth:`fit` as keyword arguments: ``groups`` reaches the splitter, and
+    each goes to the steps that request it (scikit-learn's metadata routing
+    decides, as in :func:`sklearn_ser.evaluation.evaluate`), at fit and at
+    prediction time within each fold.
+
+    Every trial records user attributes: ``worker`` (``host:pid`` of the
+    process that ran it), ``fold_scores`` (when it completed) and ``error``
+    (when its fit failed).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.model_selection import LeaveOneGroupOut
+    >>> from sklearn_ser.datasets import make_synthetic_corpus
+    >>> from sklearn_ser.model_selection import OptunaSearch
+    >>> from sklearn_ser.recipes import get_recipe
+    >>> def space(trial):
+    ...     return {"svm__C": trial.suggest_float("svm__C", 0.1, 100, log=True)}
+    >>> search = OptunaSearch(get_recipe("svm-mfcc"), space, n_trials=4,
+    ...                       cv=LeaveOneGroupOut(), random_state=0)
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     corpus = make_synthetic_corpus(root, n_speakers=3, n_words=2, emotions=("angry", "sad"))
+    ...     search = search.fit(corpus["path"], corpus["label"], groups=corpus["speaker"])
+    ...     predictions = search.predict(corpus["path"][:2])
+    >>> list(search.best_params_), len(search.study_.trials), search.n_splits_
+    (['svm__C'], 4, 3)
+    >>> predictions.shape
+    (2,)
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "search_space": [callable, None],
+        "n_trials": [Interval(Integral, 1, None, closed="left")],
+        "timeout": [Interval(Real, 0, None, closed="neither"), None],
+        "cv": ["cv_object"],
+        "scoring": [str, callable, None],
+        "sampler": [HasMethods(["sample_relative", "sample_independent"]), None],
+        "pruner": [HasMethods(["prune"]), None],
+        "storage": [str, HasMethods(["create_new_study"]), None],
+        "study_name": [str, None],
+        "refit": ["boolean"],
+        "error_score": [StrOptions({"raise"}), Real],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        search_space=None,
+        *,
+        n_trials=20,
+        timeout=None,
+        cv=5,
+        scoring=None,
+        sampler=None,
+        pruner=None,
+        storage=None,
+        study_name=None,
+        refit=True,
+        error_score=np.nan,
+        random_state=None,
+        verbose=0,
+    ):
+        self.estimator = estimator
+        self.search_space = search_space
+        self.n_trials = n_trials
+        self.timeout = timeout
+        self.cv = cv
+        self.scoring = scoring
+        self.sampler = sampler
+        self.pruner = pruner
+        self.storage = storage
+        self.study_name = study_name
+        self.refit = refit
+        self.error_score = error_score
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y, *, groups=None, **fit_params):
+        """Run the search, then refit the best parameters on all the data.
+
+        Parameters
+        ----------
+        X : sequence of paths, waveforms or feature sequences
+            Whatever ``estimator`` takes.
+        y : array-like of shape (n_samples,)
+            Labels.
+        groups : array-like of shape (n_samples,), optional
+            Groups (e.g. speakers) of a group splitter in ``cv``, and of the
+            steps that request ``groups``.
+        **fit_params : dict of array-like
+            Per-utterance metadata (e.g. ``speaker``) for the steps that
+            request it.
+
+        Returns
+        -------
+        self : object
+        """
+        import optuna
+
+        self._validate_params()
+        check_classification_targets(y)
+        y = np.asarray(y)
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has {len(y)}.")
+        metadata = self._check_metadata(X, groups, fit_params)
+        cv = check_cv(self.cv, y, classifier=True)
+        with sklearn.config_context(enable_metadata_routing=True):
+            split_groups = groups if get_routing_for_object(cv).consumes("split", ["groups"]) else None
+        folds = list(cv.split(X, y, groups=split_groups))
+        self.n_splits_ = len(folds)
+        space = DefaultSearchSpace(self.estimator) if self.search_space is None else self.search_space
+        scorer = check_scoring(self.estimator, scoring=self.scoring)
+
+        with _optuna_verbosity(self.verbose):
+            self.study_ = self._run_study(space, X, y, folds, metadata, scorer)
+        self._check_some_trial_completed(self.study_)
+        self.best_trial_ = self.study_.best_trial
+        self.best_score_ = self.best_trial_.value
+        self.best_params_ = space(optuna.trial.FixedTrial(self.best_trial_.params))
+        self.classes_ = np.unique(y)
+        if self.refit:
+            start = time.perf_counter()
+            self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_)
+            _fit(self.best_estimator_, X, y, metadata)
+            self.refit_time_ = time.perf_counter() - start
+            self.classes_ = self.best_estimator_.classes_
+        return self
+
+    def _run_study(self, space, X, y, folds, metadata, scorer):
+        """Create or load the study and run trials until it holds ``n_trials`` finished ones."""
+        import optuna
+
+        study = optuna.create_study(
+            storage=make_storage(self.storage),
+            study_name=self.study_name,
+            direction="maximize",
+            sampler=self._sampler(),
+            pruner=self.pruner
+            if self.pruner is not None
+            else optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+            load_if_exists=True,
+        )
+        finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        remaining = self.n_trials - len(study.get_trials(deepcopy=False, states=finished))
+        if remaining > 0:
+            study.optimize(
+                lambda trial: self._objective(trial, space, X, y, folds, metadata, scorer),
+                n_trials=remaining,
+                timeout=self.timeout,
+                callbacks=[optuna.study.MaxTrialsCallback(self.n_trials, states=finished)],
+            )
+        return study
+
+    def predict(self, X, **params):
+        """Labels predicted by ``best_estimator_``.
+
+        Parameters
+        ----------
+        X : sequence
+            Input as in :meth:`fit`.
+        **params : dict of array-like
+            Metadata (e.g. ``speaker``) for the steps that request it.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        return self._best_estimator_method("predict")(X, **params)
+
+    def predict_proba(self, X, **params):
+        """Class probabilities from ``best_estimator_``, in ``classes_`` order.
+
+        Parameters
+        ----------
+        X : sequence
+            Input as in :meth:`fit`.
+        **params : dict of array-like
+            Metadata for the steps that request it.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return self._best_estimator_method("predict_proba")(X, **params)
+
+    def get_metadata_routing(self):
+        """Route ``groups`` to the splitter and metadata to the estimator.
+
+        Returns
+        -------
+        routing : sklearn.utils.metadata_routing.MetadataRouter
+        """
+        estimator_mapping = MethodMapping().add(caller="fit", callee="fit")
+        for method in _PREDICT_METHODS:
+            estimator_mapping.add(caller=method, callee=method)
+        return (
+            MetadataRouter(owner=self)
+            .add(estimator=self.estimator, method_mapping=estimator_mapping)
+            .add(
+                splitter=check_cv(self.cv, classifier=True),
+                method_mapping=MethodMapping().add(caller="fit", callee="split"),
+            )
+        )
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "study_" in state:
+            state["study_"] = in_memory_copy(state["study_"])
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        estimator_tags = get_tags(self.estimator)
+        tags.input_tags = estimator_tags.input_tags
+        tags.non_deterministic = estimator_tags.non_deterministic
+        return tags
+
+    def _sampler(self):
+        import optuna
+
+        if self.sampler is not None:
+            return self.sampler
+        seed = None
+        if self.random_state is not None:
+            seed = int(sklearn.utils.check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        return optuna.samplers.TPESampler(seed=seed)
+
+    def _check_metadata(self, X, groups, fit_params):
+        """Metadata as arrays of one value per sample; an error for what no step takes."""
+        metadata = {"groups": groups, **fit_params}
+        metadata = {key: np.asarray(value) for key, value in metadata.items() if value is not None}
+        for key, value in metadata.items():
+            if len(value) != len(X):
+                raise ValueError(f"{key} has {len(value)} values but X has {len(X)} samples.")
+        with sklearn.config_context(enable_metadata_routing=True):
+            routing = get_routing_for_object(self.estimator)
+            unused = [key for key in fit_params if not routing.consumes("fit", [key])]
+        if unused:
+            raise TypeError(
+                f"OptunaSearch.fit got {unused}, which no step of {type(self.estimator).__name__} "
+                "requests (see set_fit_request in scikit-learn's metadata routing)."
+            )
+        return metadata
+
+    def _objective(self, trial, space, X, y, folds, metadata, scorer):
+        import optuna
+
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        params = space(trial)
+        if not isinstance(params, dict):
+            raise TypeError(f"search_space must return a dict of parameters, got {type(params).__name__}.")
+        estimator = clone(self.estimator).set_params(**params)
+        prune_by_epoch = _final_lstm(estimator) is not None
+        scores = []
+        try:
+            for fold, (train, test) in enumerate(folds):
+                reporter = trial if prune_by_epoch and fold == 0 else None
+                scores.append(_fit_and_score(clone(estimator), X, y, train, test, metadata, scorer, reporter))
+                if not prune_by_epoch:
+                    trial.report(float(np.mean(scores)), step=fold)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned(f"Pruned after fold {fold}.")
+        except optuna.TrialPruned:
+            raise
+        except Exception as error:
+            if self.error_score == "raise":
+                raise
+            trial.set_user_attr("error", f"{type(error).__name__}: {error}")
+            warnings.warn(
+                f"Trial {trial.number} failed with parameters {params}: {type(error).__name__}: {error}",
+                FitFailedWarning,
+                stacklevel=2,
+            )
+            return self.error_score
+        trial.set_user_attr("fold_scores", [float(score) for score in scores])
+        return float(np.mean(scores))
+
+    def _check_some_trial_completed(self, study):
+        import optuna
+
+        if study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            return
+        errors = [trial.user_attrs["error"] for trial in study.trials if "error" in trial.user_attrs]
+        detail = f" The first error: {errors[0]}" if errors else ""
+        raise ValueError(f"No trial of study {study.study_name!r} completed ({len(study.trials)} trials).{detail}")
+
+    def _best_estimator_method(self, method):
+        check_is_fitted(self)
+        if not self.refit:
+            raise AttributeError(f"{method} needs refit=True: this search kept no best_estimator_.")
+        return _with_metadata(getattr(self.best_estimator_, method), self.best_estimator_, method)
+
+
+@contextmanager
+def _optuna_verbosity(verbose):
+    """Optuna's log level for one search: warnings only, or a line per trial."""
+    import optuna
+
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+def _final_lstm(estimator):
+    """The LSTMClassifier that ``estimator`` is or ends with, else None."""
+    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    return final if isinstance(final, LSTMClassifier) else None
+
+
+def _consumed(estimator, method, metadata, indices=None):
+    routing = get_routing_for_object(estimator)
+    return {
+        key: value if indices is None else value[indices]
+        for key, value in metadata.items()
+        if routing.consumes(method, [key])
+    }
+
+
+def _fit(estimator, X, y, metadata):
+    with sklearn.config_context(enable_metadata_routing=True):
+        return estimator.fit(X, y, **_consumed(estimator, "fit", metadata))
+
+
+def _with_metadata(bound_method, estimator, method):
+    def call(X, **params):
+        with sklearn.config_context(enable_metadata_routing=True):
+            params = {key: np.asarray(value) for key, value in params.items() if value is not None}
+            return bound_method(X, **_consumed(estimator, method, params))
+
+    return call
+
+
+def _fit_and_score(estimator, X, y, train, test, metadata, scorer, trial=None):
+    """Fit on ``train``, score on ``test``; with a trial, report every epoch of the final LSTM."""
+    from optuna_integration import SkorchPruningCallback
+
+    X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
+    with sklearn.config_context(enable_metadata_routing=True):
+        if trial is None:
+            estimator.fit(X_train, y[train], **_consumed(estimator, "fit", metadata, train))
+            return scorer(_PredictingWith(estimator, _consumed(estimator, "predict", metadata, test)), X_test, y[test])
+        lstm = _final_lstm(estimator)
+        if isinstance(estimator, Pipeline):
+            head = estimator[:-1]
+            X_train = head.fit_transform(X_train, y[train], **_consumed(head, "fit", metadata, train))
+            X_test = head.transform(X_test, **_consumed(head, "transform", metadata, test))
+        pruning = ("optuna_pruning", SkorchPruningCallback(trial, PRUNING_MONITOR))
+        lstm.set_params(callbacks=[*(lstm.callbacks or []), pruning])
+        validation_data = None if lstm.early_stopping else (X_test, y[test])
+        lstm.fit(X_train, y[train], validation_data=validation_data, **_consumed(lstm, "fit", metadata, train))
+        return scorer(lstm, X_test, y[test])
+
+
+def _estimator_has(method):
+    return lambda view: hasattr(view.estimator, method)
+
+
+class _PredictingWith(ClassifierMixin, BaseEstimator):
+    """A fitted classifier whose prediction methods receive fixed metadata.
+
+    Scikit-learn's scorers pass nothing but ``X`` to ``predict``; this view
+    lets a fold's test-time metadata (e.g. speaker ids) reach the steps that
+    request it.
+    """
+
+    def __init__(self, estimator, params):
+        self.estimator = estimator
+        self.params = params
+
+    @property
+    def classes_(self):
+        return self.estimator.classes_
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        return self.estimator.predict(X, **self.params)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        return self.estimator.predict_proba(X, **self.params)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        return self.estimator.predict_log_proba(X, **self.params)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        return self.estimator.decision_function(X, **self.params)
+
+    def __sklearn_is_fitted__(self):
+        return True

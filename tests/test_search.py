@@ -1,0 +1,300 @@
+import joblib
+import numpy as np
+import optuna
+import pytest
+import sklearn
+from sklearn.base import clone, is_classifier
+from sklearn.exceptions import FitFailedWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import (
+    GroupKFold,
+    LeaveOneGroupOut,
+    StratifiedKFold,
+    check_cv,
+    cross_val_score,
+    cross_validate,
+)
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from sklearn_ser.datasets import make_synthetic_corpus
+from sklearn_ser.features import MFCC, SequencePooling, SpeakerNormalizer
+from sklearn_ser.model_selection import DefaultSearchSpace, OptunaSearch
+from sklearn_ser.models import LSTMClassifier
+from sklearn_ser.recipes import get_recipe, list_recipes
+
+from .test_lstm import gaussian_sequences
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def lstm_space(trial):
+    return {
+        "hidden_size": trial.suggest_categorical("hidden_size", [4, 8]),
+        "lr": trial.suggest_float("lr", 1e-3, 3e-2, log=True),
+    }
+
+
+def svm_space(trial):
+    return {"svc__C": trial.suggest_float("svc__C", 1e-2, 1e2, log=True)}
+
+
+def logistic_space(trial):
+    return {"logisticregression__C": trial.suggest_float("logisticregression__C", 1e-2, 1e2, log=True)}
+
+
+def pooled_svm():
+    return make_pipeline(SequencePooling(), StandardScaler(), SVC())
+
+
+class PruneOddTrials(optuna.pruners.BasePruner):
+    """Prunes every odd-numbered trial once it has reported two steps."""
+
+    def prune(self, study, trial):
+        return trial.number % 2 == 1 and len(trial.intermediate_values) >= 2
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_synthetic_corpus(
+        tmp_path_factory.mktemp("corpus"), n_speakers=3, n_words=2, emotions=("angry", "sad", "neutral")
+    )
+
+
+def test_is_a_classifier_with_stratified_nested_folds():
+    X, y = gaussian_sequences(n=30)
+    search = OptunaSearch(pooled_svm(), svm_space, n_trials=2, cv=2, random_state=0)
+    assert is_classifier(search)
+    assert isinstance(check_cv(3, y, classifier=is_classifier(search)), StratifiedKFold)
+    scores = cross_val_score(search, X, y, cv=3)
+    assert scores.shape == (3,) and (scores > 0.5).all()
+
+
+def test_lstm_trials_report_every_epoch_of_the_first_fold():
+    X, y = gaussian_sequences(n=30)
+    lstm = LSTMClassifier(max_epochs=4, batch_size=8, random_state=0)
+    search = OptunaSearch(lstm, lstm_space, n_trials=4, cv=3, pruner=PruneOddTrials(), random_state=0).fit(X, y)
+    states = [trial.state for trial in search.study_.trials]
+    assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED] * 2
+    for trial in search.study_.trials:
+        expected_epochs = 4 if trial.state == optuna.trial.TrialState.COMPLETE else 2
+        assert sorted(trial.intermediate_values) == list(range(expected_epochs))
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            assert len(trial.user_attrs["fold_scores"]) == 3
+            assert trial.value == pytest.approx(np.mean(trial.user_attrs["fold_scores"]))
+    assert search.best_trial_.number in (0, 2)
+
+
+def test_first_fold_epoch_scores_are_the_test_fold_accuracy():
+    X, y = gaussian_sequences(n=30)
+    folds = list(StratifiedKFold(3).split(X, y))
+    lstm = LSTMClassifier(hidden_size=8, max_epochs=3, batch_size=8, random_state=0)
+    search = OptunaSearch(lstm, lambda trial: {}, n_trials=1, cv=folds, refit=False).fit(X, y)
+    train, test = folds[0]
+    alone = clone(lstm).fit([X[i] for i in train], y[train])
+    assert search.study_.trials[0].intermediate_values[2] == pytest.approx(
+        (alone.predict([X[i] for i in test]) == y[test]).mean()
+    )
+    assert search.study_.trials[0].user_attrs["fold_scores"][0] == pytest.approx(
+        search.study_.trials[0].intermediate_values[2]
+    )
+
+
+def test_other_estimators_report_the_running_mean_after_every_fold():
+    X, y = gaussian_sequences(n=30)
+    search = OptunaSearch(pooled_svm(), svm_space, n_trials=3, cv=3, random_state=0, refit=False).fit(X, y)
+    for trial in search.study_.trials:
+        folds = trial.user_attrs["fold_scores"]
+        expected = [np.mean(folds[: k + 1]) for k in range(3)]
+        assert [trial.intermediate_values[k] for k in range(3)] == pytest.approx(expected)
+
+
+def test_best_params_refit_and_predictions():
+    X, y = gaussian_sequences(n=30)
+    search = OptunaSearch(pooled_svm(), svm_space, n_trials=5, cv=3, random_state=0).fit(X, y)
+    best = max(search.study_.trials, key=lambda trial: trial.value)
+    assert search.best_score_ == best.value
+    assert search.best_params_ == {"svc__C": best.params["svc__C"]}
+    assert search.best_estimator_.get_params()["svc__C"] == best.params["svc__C"]
+    np.testing.assert_array_equal(search.predict(X), search.best_estimator_.predict(X))
+    assert list(search.classes_) == ["angry", "calm", "sad"]
+    assert search.predict_proba is not None
+
+
+@pytest.mark.parametrize("scoring", ["balanced_accuracy", "neg_log_loss", "f1_macro"])
+def test_scorers_use_the_prediction_method_they_need(scoring):
+    X, y = gaussian_sequences(n=30)
+    pipe = make_pipeline(SequencePooling(), StandardScaler(), LogisticRegression())
+    search = OptunaSearch(pipe, logistic_space, n_trials=2, cv=3, scoring=scoring, random_state=0).fit(X, y)
+    assert all(trial.state == optuna.trial.TrialState.COMPLETE for trial in search.study_.trials)
+    assert (search.best_score_ < 0) == (scoring == "neg_log_loss")
+
+
+def test_same_seed_same_trials():
+    X, y = gaussian_sequences(n=30)
+    first, second = (
+        OptunaSearch(pooled_svm(), svm_space, n_trials=4, cv=2, random_state=7, refit=False).fit(X, y) for _ in range(2)
+    )
+    assert [t.params for t in first.study_.trials] == [t.params for t in second.study_.trials]
+
+
+def test_without_refit_there_is_no_prediction():
+    X, y = gaussian_sequences(n=20)
+    search = OptunaSearch(pooled_svm(), svm_space, n_trials=2, cv=2, refit=False).fit(X, y)
+    assert search.best_params_ and not hasattr(search, "best_estimator_")
+    with pytest.raises(AttributeError, match="refit=True"):
+        search.predict(X)
+
+
+def test_failed_trials_warn_with_the_error_and_the_search_goes_on():
+    X, y = gaussian_sequences(n=20)
+
+    def space(trial):
+        return {"svc__C": trial.suggest_categorical("svc__C", [-1.0, 1.0])}
+
+    sampler = optuna.samplers.GridSampler({"svc__C": [-1.0, 1.0]}, seed=0)
+    search = OptunaSearch(pooled_svm(), space, n_trials=2, cv=2, sampler=sampler)
+    with pytest.warns(FitFailedWarning, match=r"svc__C.*-1.0.*InvalidParameterError"):
+        search.fit(X, y)
+    states = {trial.params["svc__C"]: trial.state for trial in search.study_.trials}
+    assert states == {-1.0: optuna.trial.TrialState.FAIL, 1.0: optuna.trial.TrialState.COMPLETE}
+    assert search.best_params_ == {"svc__C": 1.0}
+
+
+def test_error_score_raise_and_all_trials_failing():
+    X, y = gaussian_sequences(n=20)
+
+    def bad_space(trial):
+        return {"svc__C": trial.suggest_float("svc__C", -2.0, -1.0)}
+
+    with pytest.raises(ValueError, match="'C' parameter of SVC"):
+        OptunaSearch(pooled_svm(), bad_space, n_trials=2, cv=2, error_score="raise").fit(X, y)
+    with (
+        pytest.warns(FitFailedWarning),
+        pytest.raises(ValueError, match=r"No trial .* completed.*InvalidParameterError"),
+    ):
+        OptunaSearch(pooled_svm(), bad_space, n_trials=2, cv=2).fit(X, y)
+
+
+def test_search_space_must_return_a_dict():
+    X, y = gaussian_sequences(n=20)
+    with pytest.raises(TypeError, match="search_space must return a dict"):
+        OptunaSearch(pooled_svm(), lambda trial: [1], n_trials=1, cv=2).fit(X, y)
+
+
+def test_saved_search_predicts_the_same_and_keeps_its_study(tmp_path):
+    X, y = gaussian_sequences(n=30)
+    storage = f"journal:{tmp_path / 'study.log'}"
+    search = OptunaSearch(pooled_svm(), svm_space, n_trials=3, cv=2, storage=storage, study_name="s").fit(X, y)
+    joblib.dump(search, tmp_path / "search.joblib")
+    loaded = joblib.load(tmp_path / "search.joblib")
+    np.testing.assert_array_equal(loaded.predict(X), search.predict(X))
+    assert isinstance(loaded.study_._storage, optuna.storages.InMemoryStorage)
+    assert [t.value for t in loaded.study_.trials] == [t.value for t in search.study_.trials]
+
+
+def test_rerun_on_stored_study_only_runs_the_missing_trials(tmp_path):
+    X, y = gaussian_sequences(n=20)
+    params = dict(cv=2, storage=f"journal:{tmp_path / 'study.log'}", study_name="resume", refit=False)
+    OptunaSearch(pooled_svm(), svm_space, n_trials=2, **params).fit(X, y)
+    again = OptunaSearch(pooled_svm(), svm_space, n_trials=5, **params).fit(X, y)
+    assert len(again.study_.trials) == 5
+    assert len(OptunaSearch(pooled_svm(), svm_space, n_trials=5, **params).fit(X, y).study_.trials) == 5
+
+
+def test_speaker_folds_and_speaker_metadata_reach_the_steps(corpus, monkeypatch):
+    seen = []
+    original = SpeakerNormalizer.transform
+
+    def spy(self, X, speaker=None):
+        seen.append(None if speaker is None else sorted(set(speaker)))
+        return original(self, X, speaker=speaker)
+
+    monkeypatch.setattr(SpeakerNormalizer, "transform", spy)
+    pipe = make_pipeline(MFCC(n_mfcc=13), SpeakerNormalizer(), SequencePooling(), SVC())
+    search = OptunaSearch(pipe, svm_space, n_trials=1, cv=LeaveOneGroupOut(), refit=False)
+    speakers = corpus["speaker"].to_numpy(dtype=object)
+    search.fit(corpus["path"], corpus["label"], groups=speakers, speaker=speakers)
+    assert search.n_splits_ == 3
+    assert None not in seen
+    assert sum(len(speaker_set) == 1 for speaker_set in seen) == 3  # one test speaker per fold
+
+
+def test_metadata_no_step_requests_is_an_error():
+    X, y = gaussian_sequences(n=20)
+    with pytest.raises(TypeError, match=r"\['speaker'\].*no step"):
+        OptunaSearch(pooled_svm(), svm_space, n_trials=1, cv=2).fit(X, y, speaker=np.zeros(20))
+    with pytest.raises(ValueError, match="groups has 3 values"):
+        OptunaSearch(pooled_svm(), svm_space, n_trials=1, cv=GroupKFold(2)).fit(X, y, groups=[0, 1, 2])
+
+
+@pytest.mark.parametrize("name", list_recipes())
+def test_default_space_of_every_recipe_gives_valid_parameters(name):
+    pipeline = get_recipe(name)
+    space = DefaultSearchSpace(pipeline)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(15):
+        trial = study.ask()
+        params = space(trial)
+        candidate = clone(pipeline).set_params(**params)
+        for _, step in candidate.get_params(deep=True).items():
+            if hasattr(step, "_parameter_constraints"):
+                step._validate_params()
+        study.tell(trial, 0.0)
+    assert space.steps
+
+
+def test_default_lstm_space_is_conditional():
+    space = DefaultSearchSpace(get_recipe("lstm-logmel"))
+    assert space.steps == [("mel__", "MelSpectrogram"), ("delta__", "DeltaStack"), ("lstm__", "LSTMClassifier")]
+    base = {
+        "mel__n_mels": 64,
+        "delta__order": 2,
+        "lstm__hidden_size": 64,
+        "lstm__bidirectional": True,
+        "lstm__pooling": "mean",
+        "lstm__lr": 1e-3,
+        "lstm__batch_size": 32,
+        "lstm__max_epochs": 30,
+    }
+    single = space(optuna.trial.FixedTrial({**base, "lstm__num_layers": 1, "lstm__head_layers": 0}))
+    assert "lstm__dropout" not in single and single["lstm__head"] == ()
+    deep = space(
+        optuna.trial.FixedTrial(
+            {**base, "lstm__num_layers": 2, "lstm__head_layers": 2, "lstm__head_units": 128, "lstm__dropout": 0.3}
+        )
+    )
+    assert deep["lstm__dropout"] == 0.3 and deep["lstm__head"] == (128, 64)
+
+
+def test_default_space_needs_a_known_step():
+    with pytest.raises(ValueError, match="pass search_space="):
+        DefaultSearchSpace(StandardScaler())
+
+
+def test_nested_cross_validation_routes_groups_to_both_splitters():
+    X, y = gaussian_sequences(n=36)
+    groups = np.arange(36) // 3 % 6  # each group holds every label
+    search = OptunaSearch(pooled_svm(), svm_space, n_trials=2, cv=GroupKFold(2), random_state=0)
+    with pytest.raises(ValueError, match="groups"):  # GroupKFold needs them
+        cross_validate(search, X, y, cv=GroupKFold(3), params={"groups": groups})
+    with sklearn.config_context(enable_metadata_routing=True):
+        result = cross_validate(search, X, y, cv=GroupKFold(3), params={"groups": groups}, return_estimator=True)
+    assert result["test_score"].shape == (3,)
+    assert [estimator.n_splits_ for estimator in result["estimator"]] == [2, 2, 2]
+
+
+def test_optuna_search_cv_and_grid_search_cv_on_toolkit_pipelines(corpus):
+    from optuna.distributions import FloatDistribution
+    from optuna_integration import OptunaSearchCV
+    from sklearn.model_selection import GridSearchCV
+
+    pipe = get_recipe("svm-mfcc")
+    X, y = corpus["path"], corpus["label"]
+    grid = GridSearchCV(pipe, {"svm__C": [1.0, 10.0]}, cv=StratifiedKFold(2)).fit(X, y)
+    assert grid.best_params_["svm__C"] in (1.0, 10.0) and grid.predict(X[:3]).shape == (3,)
+    optuna_cv = OptunaSearchCV(
+        pipe, {"svm__C": FloatDistribution(0.1, 100, log=True)}, cv=StratifiedKFold(2), n_trials=3, random_state=0
+    ).fit(X, y)
+    assert len(optuna_cv.trials_) == 3 and set(optuna_cv.predict(X[:3])) <= set(y)

@@ -1,0 +1,184 @@
+"""Several search workers on one study: journal file, killed workers, PostgreSQL."""
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from sklearn_ser.datasets import make_synthetic_corpus
+from sklearn_ser.model_selection import make_storage
+
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+# A worker whose trials take a while (so that two workers overlap), on
+# random sequences: the storage and the study name come from argv.
+SLOW_WORKER = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import SVC
+    from sklearn_ser.features import SequencePooling
+    from sklearn_ser.model_selection import OptunaSearch
+
+    def space(trial):
+        time.sleep(0.3)
+        return {"svc__C": trial.suggest_float("svc__C", 0.01, 100, log=True)}
+
+    rng = np.random.default_rng(0)
+    y = np.arange(20) % 2
+    X = [rng.normal(label, size=(10, 3)) for label in y]
+    OptunaSearch(make_pipeline(SequencePooling(), SVC()), space, n_trials=int(sys.argv[3]), cv=2,
+                 storage=sys.argv[1], study_name=sys.argv[2], refit=False).fit(X, y)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def corpus_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    make_synthetic_corpus(root, n_speakers=2, n_words=2, emotions=("angry", "sad", "neutral"))
+    return root
+
+
+def search_command(corpus_root, storage, study, n_trials, cache_dir, *extra):
+    return [
+        sys.executable, "-m", "sklearn_ser.cli", "search",
+        "--corpus", f"synthetic:{corpus_root}", "--recipe", "svm-mfcc",
+        "--storage", storage, "--study", study, "--n-trials", str(n_trials),
+        "--cache-dir", str(cache_dir), *extra,
+    ]  # fmt: skip
+
+
+def finished_trials(storage, study):
+    return optuna.load_study(study_name=study, storage=make_storage(storage)).get_trials(states=FINISHED)
+
+
+def run_workers(commands, timeout=240):
+    workers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for command in commands]
+    outputs = [worker.communicate(timeout=timeout)[0].decode() for worker in workers]
+    for worker, output in zip(workers, outputs):
+        assert worker.returncode == 0, output
+    return outputs
+
+
+def test_two_processes_share_one_journal_file(tmp_path):
+    storage = f"journal:{tmp_path / 'study.log'}"
+    script = [sys.executable, "-c", SLOW_WORKER, storage, "shared", "12"]
+    run_workers([script, script])
+    trials = finished_trials(storage, "shared")
+    assert 12 <= len(trials) <= 13  # the last trials of both workers may start together
+    assert len({trial.user_attrs["worker"] for trial in trials}) == 2
+    assert len({trial.number for trial in trials}) == len(trials)
+
+
+def test_cli_workers_share_a_study_and_a_rerun_continues_it(corpus_root, tmp_path):
+    storage = f"journal:{tmp_path / 'study.log'}"
+    command = search_command(corpus_root, storage, "cli", 6, tmp_path / "cache")
+    outputs = run_workers([command, command])
+    assert all("Best balanced_accuracy" in output for output in outputs)
+    first = finished_trials(storage, "cli")
+    assert 6 <= len(first) <= 7
+    out = tmp_path / "best.joblib"
+    run_workers(
+        [
+            search_command(
+                corpus_root,
+                storage,
+                "cli",
+                len(first) + 2,
+                tmp_path / "cache",
+                "--out",
+                str(out),
+                "--plots",
+                str(tmp_path / "plots"),
+            )
+        ]
+    )
+    second = finished_trials(storage, "cli")
+    assert len(second) == len(first) + 2
+    assert [(t.number, t.value, t.params) for t in second[: len(first)]] == [
+        (t.number, t.value, t.params) for t in first
+    ]
+    assert out.is_file()
+    assert {path.name for path in (tmp_path / "plots").iterdir()} >= {"search_history.png", "search_importances.png"}
+
+
+def test_a_killed_worker_loses_no_finished_trial(tmp_path):
+    storage = f"journal:{tmp_path / 'study.log'}"
+    worker = subprocess.Popen([sys.executable, "-c", SLOW_WORKER, storage, "killed", "100"])
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if (tmp_path / "study.log").exists() and len(finished_trials(storage, "killed")) >= 3:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the worker finished no trial in 120 s")
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    before = finished_trials(storage, "killed")
+    run_workers([[sys.executable, "-c", SLOW_WORKER, storage, "killed", str(len(before) + 2)]])
+    after = finished_trials(storage, "killed")
+    assert len(after) == len(before) + 2
+    assert [(t.number, t.value) for t in after[: len(before)]] == [(t.number, t.value) for t in before]
+
+
+def _postgres_bin(name):
+    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found if isinstance(found, str) else (found[-1] if found else None)
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A PostgreSQL server on loopback in a temporary folder, stopped afterwards."""
+    initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found")
+    as_user = []
+    folder = Path(tempfile.mkdtemp(prefix="sklearn-ser-pg-"))
+    if os.geteuid() == 0:  # the server refuses to run as root
+        import pwd
+
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to run the server")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = folder / "data", _free_port()
+    subprocess.run([*as_user, initdb, "-D", str(data), "-U", "postgres", "--auth=trust"], check=True,
+                   capture_output=True)  # fmt: skip
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+    subprocess.run([*as_user, pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"],
+                   check=True, capture_output=True)  # fmt: skip
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_cli_workers_share_a_study_in_postgresql(corpus_root, tmp_path, postgres_url):
+    command = search_command(corpus_root, postgres_url, "pg", 6, tmp_path / "cache")
+    run_workers([command, command])
+    trials = finished_trials(postgres_url, "pg")
+    assert 6 <= len(trials) <= 7
+    assert all(trial.value is not None for trial in trials)
