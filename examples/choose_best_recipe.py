@@ -1,4 +1,8 @@
-"""Choosing the ``"best"`` recipe: candidates compared speaker-independently.
+"""
+Choosing the best recipe, speaker-independently
+===============================================
+
+Candidates for the ``"best"`` recipe, compared speaker-independently.
 
 Every candidate is cross-validated on the same folds under the speaker
 protocol (leave one speaker out); speaker ids reach ``SpeakerNormalizer``
@@ -7,7 +11,7 @@ highest unweighted average recall (balanced accuracy) averaged over TESS and
 the synthetic corpus; ``docs/evaluation.md`` records the run.
 
     python examples/choose_best_recipe.py                          # synthetic corpus
-    python examples/choose_best_recipe.py --tess ../shared/data/tess
+    python examples/choose_best_recipe.py --corpus tess:../shared/data/tess
 """
 
 import argparse
@@ -15,7 +19,7 @@ import tempfile
 
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from sklearn_ser.datasets import load_tess, make_synthetic_corpus
+from sklearn_ser.datasets import load_corpus, make_synthetic_corpus
 from sklearn_ser.evaluation import compare
 from sklearn_ser.features import SpeakerNormalizer
 from sklearn_ser.recipes import get_recipe
@@ -42,12 +46,12 @@ def candidates(memory):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Speaker-independent comparison of candidate recipes.")
-    parser.add_argument("--tess", help="path to the TESS corpus (default: a synthetic corpus)")
+    parser.add_argument("--corpus", help="KIND:PATH of a corpus, e.g. tess:data/tess (default: synthetic)")
     parser.add_argument("--quick", action="store_true", help="a tiny synthetic corpus, for a smoke test")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as workdir:
-        if args.tess:
-            corpus = load_tess(args.tess)
+        if args.corpus:
+            corpus = load_corpus(args.corpus)
         else:
             size = dict(n_speakers=2, n_words=6) if args.quick else dict(n_speakers=4, n_words=20)
             corpus = make_synthetic_corpus(workdir, **size, random_state=0)

@@ -1,15 +1,19 @@
-"""Quickstart: emotion recognition from file paths in one scikit-learn Pipeline.
+"""
+Quickstart: a pipeline from file paths
+======================================
+
+Emotion recognition from file paths in one scikit-learn Pipeline.
 
 MFCC with deltas, summarised by mean and standard deviation over time, feed
 a standardized RBF SVM. The pipeline is scored twice: on a random split,
 and on a speaker-independent split (train on some speakers, test on an
 unseen one), which is what matters for a new user of the model.
 
-Runs on the package's synthetic corpus by default; pass ``--tess PATH`` to
-run on the Toronto Emotional Speech Set::
+Runs on the package's synthetic corpus by default; pass ``--corpus KIND:PATH`` to
+run on a real corpus, e.g. the Toronto Emotional Speech Set::
 
     python examples/quickstart.py
-    python examples/quickstart.py --tess ../shared/data/tess
+    python examples/quickstart.py --corpus tess:../shared/data/tess
 """
 
 import argparse
@@ -20,19 +24,19 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from sklearn_ser.datasets import load_tess, make_synthetic_corpus
+from sklearn_ser.datasets import load_corpus, make_synthetic_corpus
 from sklearn_ser.features import MFCC, DeltaStack, SequencePooling
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="MFCC statistics + SVM, random vs speaker-independent.")
-    parser.add_argument("--tess", help="path to the TESS corpus (default: a synthetic corpus)")
+    parser.add_argument("--corpus", help="KIND:PATH of a corpus, e.g. tess:data/tess (default: synthetic)")
     parser.add_argument("--quick", action="store_true", help="a tiny synthetic corpus, for a smoke test")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as workdir:
-        if args.tess:
-            corpus = load_tess(args.tess)
+        if args.corpus:
+            corpus = load_corpus(args.corpus)
         else:
             size = dict(n_speakers=2, n_words=3) if args.quick else dict(n_speakers=4, n_words=20)
             corpus = make_synthetic_corpus(workdir, **size, random_state=0)

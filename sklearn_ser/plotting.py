@@ -599,8 +599,8 @@ def plot_search(study):
     figures : dict of str to matplotlib.figure.Figure
         ``"history"``: score of every trial and the best so far
         (``optuna.visualization.matplotlib.plot_optimization_history``);
-        ``"importances"``: fANOVA importance of each parameter
-        (``plot_param_importances``), when at least two trials completed
+        ``"importances"``: importance of each parameter, by Optuna's default
+        evaluator (``plot_param_importances``), when at least two trials completed
         with different parameters; ``"intermediate_values"``: the scores
         reported to the pruner, per epoch or fold, of every trial
         (``plot_intermediate_values``). Optuna draws them with ``pyplot``:

@@ -26,3 +26,35 @@ def test_speaker_normalization(capsys):
 def test_choose_best_recipe():
     summary = run_example("choose_best_recipe", "--quick")
     assert len(summary) == 7 and summary["balanced_accuracy"].between(0, 1).all()
+
+
+def test_svm_vs_lstm(capsys):
+    table, tests = run_example("svm_vs_lstm", "--quick")
+    assert set(table.index.get_level_values(0)) == {"svm-mfcc", "lstm-logmel"}
+    assert len(tests) == 3  # one pair, three metrics
+    assert "lstm-logmel" in capsys.readouterr().out
+
+
+def test_optuna_search(tmp_path):
+    search = run_example("optuna_search", "--quick", "--plots", str(tmp_path))
+    assert len(search.study_.trials) == 3 and search.n_splits_ == 2
+    assert "lstm__hidden_size" in search.best_params_
+    assert (tmp_path / "search_history.png").is_file()
+
+
+def test_distributed_search(capsys):
+    trials = run_example("distributed_search", "--quick", "--recipe", "svm-mfcc")
+    assert 4 <= len(trials) <= 5 and all(trial.state.is_finished() for trial in trials)
+    assert "finished trials from" in capsys.readouterr().out
+
+
+def test_save_load_predict():
+    here, loaded_here, elsewhere = run_example("save_load_predict", "--quick")
+    assert (here == loaded_here).all()
+    probabilities = elsewhere.filter(like="prob_").to_numpy()
+    assert abs(probabilities - here).max() < 1e-6
+
+
+def test_densenet_fusion():
+    table = run_example("densenet_fusion", "--quick")
+    assert set(table.index.get_level_values(0)) == {"densenet-mfcc-fusion", "svm-mfcc"}
