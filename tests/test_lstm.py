@@ -266,3 +266,11 @@ def test_validation_data_is_scored_every_epoch():
     assert all(torch.equal(saved[k], v) for k, v in clf.net_.module_.state_dict().items())
     with pytest.raises(ValueError, match="unknown labels"):
         LSTMClassifier(**SMALL).fit(X, y, validation_data=(X_val, np.full(12, "joy")))
+
+
+def test_scoring_validation_data_does_not_change_the_trained_model():
+    X, y = gaussian_sequences()
+    X_val, y_val = gaussian_sequences(n=12, seed=5)
+    monitored = LSTMClassifier(**{**SMALL, "max_epochs": 3}).fit(X, y, validation_data=(X_val, y_val))
+    plain = LSTMClassifier(**{**SMALL, "max_epochs": 3}).fit(X, y)
+    np.testing.assert_array_equal(monitored.predict_proba(X_val), plain.predict_proba(X_val))

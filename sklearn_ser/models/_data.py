@@ -35,3 +35,16 @@ def pad_batch(batch):
     lengths = torch.tensor([len(sequence) for sequence in sequences], dtype=torch.int64)
     padded = pad_sequence(sequences, batch_first=True)
     return {"x": padded, "lengths": lengths}, torch.as_tensor(np.asarray(labels))
+
+
+class RandomStateNeutralLoader(torch.utils.data.DataLoader):
+    """A DataLoader whose iteration leaves torch's global random state as it was.
+
+    Starting to iterate a DataLoader draws a seed from the global generator,
+    so scoring a validation set between epochs would change the shuffling of
+    the following epochs: monitoring would change the trained model.
+    """
+
+    def __iter__(self):
+        with torch.random.fork_rng(devices=[]):
+            return super().__iter__()

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._device import resolve_device
 from ..features._base import check_sequences, record_feature_names
-from ._data import SequenceDataset, pad_batch
+from ._data import RandomStateNeutralLoader, SequenceDataset, pad_batch
 from ._network import POOLINGS, LSTMNetwork
 
 OPTIMIZERS = {
@@ -365,6 +365,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             batch_size=self.batch_size,
             iterator_train__shuffle=True,
             iterator_train__collate_fn=pad_batch,
+            iterator_valid=RandomStateNeutralLoader,
             iterator_valid__collate_fn=pad_batch,
             train_split=train_split,
             callbacks=callbacks,
