@@ -29,6 +29,9 @@ PAPER_CLAIM = "100% accuracy on TESS (split not stated)"
 SCORING = ("accuracy", "balanced_accuracy", "f1_macro")
 
 
+__all__ = ["epoch_table", "random_split_with_epochs", "reproduce_paper"]
+
+
 def _recipes(*, epochs, random_state, n_jobs, memory, include_egemaps):
     models = {
         name: get_recipe(name, max_epochs=epochs, random_state=random_state, n_jobs=n_jobs, memory=memory)
@@ -46,6 +49,17 @@ def random_split_with_epochs(pipeline, corpus, *, test_size=0.2, random_state=0)
     The features are fitted on the training part; the LSTM records its loss
     and accuracy on the test part after every epoch (``history_``), without
     using them to choose anything.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Feature steps ending in an :class:`~sklearn_ser.models.LSTMClassifier`.
+    corpus : pandas.DataFrame
+        A loader's frame (``path`` and ``label`` columns).
+    test_size : float, default=0.2
+        Share of the utterances in the test part, stratified by label.
+    random_state : int, default=0
+        Seed of the split.
 
     Returns
     -------
@@ -76,7 +90,23 @@ def random_split_with_epochs(pipeline, corpus, *, test_size=0.2, random_state=0)
 
 
 def epoch_table(model, *, every=10):
-    """Training and test accuracy and loss per epoch, as the paper tabulates them."""
+    """Training and test accuracy and loss per epoch, as the paper tabulates them.
+
+    Parameters
+    ----------
+    model : LSTMClassifier
+        Fitted with ``validation_data`` (the test part), as
+        :func:`random_split_with_epochs` does.
+    every : int, default=10
+        Spacing of the epochs in the short table.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per epoch.
+    short : pandas.DataFrame
+        The first epoch, every ``every``-th and the last.
+    """
     history = model.history_
     table = pd.DataFrame(
         {

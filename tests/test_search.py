@@ -1,3 +1,5 @@
+import warnings
+
 import joblib
 import numpy as np
 import optuna
@@ -14,6 +16,7 @@ from sklearn.model_selection import (
     cross_val_score,
     cross_validate,
 )
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -192,6 +195,20 @@ def test_saved_search_predicts_the_same_and_keeps_its_study(tmp_path):
     np.testing.assert_array_equal(loaded.predict(X), search.predict(X))
     assert isinstance(loaded.study_._storage, optuna.storages.InMemoryStorage)
     assert [t.value for t in loaded.study_.trials] == [t.value for t in search.study_.trials]
+
+
+def test_tuple_choices_survive_a_stored_study(tmp_path):
+    X, y = gaussian_sequences(n=20)
+
+    def space(trial):
+        sizes = trial.suggest_categorical("mlpclassifier__hidden_layer_sizes", [(4,), (4, 2)])
+        return {"mlpclassifier__hidden_layer_sizes": sizes}
+
+    pipe = make_pipeline(SequencePooling(), MLPClassifier(max_iter=20, random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna warns that tuples are stored as lists
+        search = OptunaSearch(pipe, space, n_trials=2, cv=2, storage=f"journal:{tmp_path / 'log'}").fit(X, y)
+    assert search.best_params_["mlpclassifier__hidden_layer_sizes"] in [(4,), (4, 2)]
 
 
 def test_rerun_on_stored_study_only_runs_the_missing_trials(tmp_path):

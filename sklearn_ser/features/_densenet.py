@@ -226,11 +226,13 @@ class DenseNetEmbedder(SequenceInputMixin, TransformerMixin, BaseEstimator, auto
 
         Returns
         -------
-        X_embedded : ndarray of shape (n_samples, embedding_dim_), float32, or FeatureSequences
-            With ``pooling="mean"``, the mean segment embedding of every
-            utterance (a DataFrame under ``set_output(transform="pandas")``).
-            With ``pooling=None``, a list with one float32 array of shape
-            (n_segments, embedding_dim_) per utterance.
+        X_embedded : ndarray or FeatureSequences
+            With ``pooling="mean"``, a float32 array of shape
+            ``(n_samples, embedding_dim_)``: the mean segment embedding of
+            every utterance (a DataFrame under
+            ``set_output(transform="pandas")``). With ``pooling=None``, a list
+            with one float32 array of shape ``(n_segments, embedding_dim_)``
+            per utterance.
         """
         sequences = self._check_input(X)
         n_mels = self.n_features_in_ // 3

@@ -254,7 +254,7 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self._check_some_trial_completed(self.study_)
         self.best_trial_ = self.study_.best_trial
         self.best_score_ = self.best_trial_.value
-        self.best_params_ = space(optuna.trial.FixedTrial(self.best_trial_.params))
+        self.best_params_ = space(optuna.trial.FixedTrial(_tuples_restored(self.best_trial_.params)))
         self.classes_ = np.unique(y)
         if self.refit:
             start = time.perf_counter()
@@ -268,14 +268,15 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """Create or load the study and run trials until it holds ``n_trials`` finished ones."""
         import optuna
 
+        pruner = self.pruner
+        if pruner is None:
+            pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
         study = optuna.create_study(
             storage=make_storage(self.storage),
             study_name=self.study_name,
             direction="maximize",
             sampler=self._sampler(),
-            pruner=self.pruner
-            if self.pruner is not None
-            else optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+            pruner=pruner,
             load_if_exists=True,
         )
         finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -427,6 +428,15 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if not self.refit:
             raise AttributeError(f"{method} needs refit=True: this search kept no best_estimator_.")
         return _with_metadata(getattr(self.best_estimator_, method), self.best_estimator_, method)
+
+
+def _tuples_restored(params):
+    """Trial parameters with the tuples a database or journal storage returns as lists."""
+    return {name: _as_tuple(value) for name, value in params.items()}
+
+
+def _as_tuple(value):
+    return tuple(map(_as_tuple, value)) if isinstance(value, list) else value
 
 
 @contextmanager

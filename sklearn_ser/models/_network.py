@@ -103,5 +103,24 @@ class LSTMNetwork(nn.Module):
 
 
 def count_trainable_parameters(module):
-    """Number of trainable parameters of a torch module."""
+    """Number of trainable parameters of a torch module.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        E.g. the ``net_.module_`` of a fitted
+        :class:`~sklearn_ser.models.LSTMClassifier`.
+
+    Returns
+    -------
+    n_parameters : int
+        Elements of the parameters with ``requires_grad`` set.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_ser.models import count_trainable_parameters
+    >>> count_trainable_parameters(torch.nn.Linear(3, 2))
+    8
+    """
     return sum(parameter.numel() for parameter in module.parameters() if parameter.requires_grad)
