@@ -274,3 +274,17 @@ def test_scoring_validation_data_does_not_change_the_trained_model():
     monitored = LSTMClassifier(**{**SMALL, "max_epochs": 3}).fit(X, y, validation_data=(X_val, y_val))
     plain = LSTMClassifier(**{**SMALL, "max_epochs": 3}).fit(X, y)
     np.testing.assert_array_equal(monitored.predict_proba(X_val), plain.predict_proba(X_val))
+
+
+def test_training_a_few_epochs_at_a_time_equals_fit():
+    X, y = gaussian_sequences()
+    X_val, y_val = gaussian_sequences(n=12, seed=5)
+    whole = LSTMClassifier(**{**SMALL, "max_epochs": 4}).fit(X, y, validation_data=(X_val, y_val))
+    stepwise = LSTMClassifier(**{**SMALL, "max_epochs": 4})
+    stepwise._start_training(X, y, validation_data=(X_val, y_val))
+    for _ in range(4):
+        stepwise._train_epochs(1)
+    stepwise._end_training()
+    np.testing.assert_array_equal(stepwise.predict_proba(X_val), whole.predict_proba(X_val))
+    assert stepwise.history_[:, "valid_acc"] == whole.history_[:, "valid_acc"]
+    assert not hasattr(stepwise, "_training_data")  # a saved model carries no training data

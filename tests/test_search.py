@@ -74,7 +74,7 @@ def test_is_a_classifier_with_stratified_nested_folds():
     assert scores.shape == (3,) and (scores > 0.5).all()
 
 
-def test_lstm_trials_report_every_epoch_of_the_first_fold():
+def test_lstm_trials_report_every_epoch():
     X, y = gaussian_sequences(n=30)
     lstm = LSTMClassifier(max_epochs=4, batch_size=8, random_state=0)
     search = OptunaSearch(lstm, lstm_space, n_trials=4, cv=3, pruner=PruneOddTrials(), random_state=0).fit(X, y)
@@ -89,19 +89,29 @@ def test_lstm_trials_report_every_epoch_of_the_first_fold():
     assert search.best_trial_.number in (0, 2)
 
 
-def test_first_fold_epoch_scores_are_the_test_fold_accuracy():
+def test_epoch_scores_are_the_cross_validated_learning_curve():
     X, y = gaussian_sequences(n=30)
     folds = list(StratifiedKFold(3).split(X, y))
     lstm = LSTMClassifier(hidden_size=8, max_epochs=3, batch_size=8, random_state=0)
     search = OptunaSearch(lstm, lambda trial: {}, n_trials=1, cv=folds, refit=False).fit(X, y)
-    train, test = folds[0]
-    alone = clone(lstm).fit([X[i] for i in train], y[train])
-    assert search.study_.trials[0].intermediate_values[2] == pytest.approx(
-        (alone.predict([X[i] for i in test]) == y[test]).mean()
+    curves, scores = [], []
+    for train, test in folds:
+        X_test = [X[i] for i in test]
+        alone = clone(lstm).fit([X[i] for i in train], y[train], validation_data=(X_test, y[test]))
+        curves.append(alone.history_[:, "valid_acc"])
+        scores.append((alone.predict(X_test) == y[test]).mean())
+    trial = search.study_.trials[0]
+    assert [trial.intermediate_values[epoch] for epoch in range(3)] == pytest.approx(np.mean(curves, axis=0))
+    assert trial.user_attrs["fold_scores"] == pytest.approx(scores)
+
+
+def test_early_stopping_lstms_report_after_every_fold():
+    X, y = gaussian_sequences(n=30)
+    lstm = LSTMClassifier(
+        hidden_size=8, max_epochs=3, batch_size=8, early_stopping=True, validation_fraction=0.3, random_state=0
     )
-    assert search.study_.trials[0].user_attrs["fold_scores"][0] == pytest.approx(
-        search.study_.trials[0].intermediate_values[2]
-    )
+    search = OptunaSearch(lstm, lambda trial: {}, n_trials=1, cv=3, refit=False).fit(X, y)
+    assert sorted(search.study_.trials[0].intermediate_values) == [0, 1, 2]
 
 
 def test_other_estimators_report_the_running_mean_after_every_fold():

@@ -41,9 +41,10 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     worse than earlier ones at the same point:
 
     * for an :class:`~sklearn_ser.models.LSTMClassifier` (alone or last in a
-      pipeline) the validation accuracy of every epoch of the first fold,
-      measured on that fold's test part (or on the classifier's own
-      validation split when it stops early);
+      pipeline, without early stopping) the cross-validated learning curve:
+      the folds' LSTMs are trained in step, one epoch each in turn, and after
+      every epoch their accuracy on their folds' test parts, averaged over
+      the folds, is reported (the folds' features are all held at once);
     * for any other estimator the mean score of the folds done so far, after
       every fold.
 
@@ -389,16 +390,11 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if not isinstance(params, dict):
             raise TypeError(f"search_space must return a dict of parameters, got {type(params).__name__}.")
         estimator = clone(self.estimator).set_params(**params)
-        prune_by_epoch = _final_lstm(estimator) is not None
-        scores = []
         try:
-            for fold, (train, test) in enumerate(folds):
-                reporter = trial if prune_by_epoch and fold == 0 else None
-                scores.append(_fit_and_score(clone(estimator), X, y, train, test, metadata, scorer, reporter))
-                if not prune_by_epoch:
-                    trial.report(float(np.mean(scores)), step=fold)
-                    if trial.should_prune():
-                        raise optuna.TrialPruned(f"Pruned after fold {fold}.")
+            if _prunable_by_epoch(estimator):
+                scores = _cross_validate_by_epoch(estimator, X, y, folds, metadata, scorer, trial)
+            else:
+                scores = _cross_validate_by_fold(estimator, X, y, folds, metadata, scorer, trial)
         except optuna.TrialPruned:
             raise
         except Exception as error:
@@ -458,6 +454,11 @@ def _final_lstm(estimator):
     return final if isinstance(final, LSTMClassifier) else None
 
 
+def _prunable_by_epoch(estimator):
+    lstm = _final_lstm(estimator)
+    return lstm is not None and not lstm.early_stopping
+
+
 def _consumed(estimator, method, metadata, indices=None):
     routing = get_routing_for_object(estimator)
     return {
@@ -481,25 +482,59 @@ def _with_metadata(bound_method, estimator, method):
     return call
 
 
-def _fit_and_score(estimator, X, y, train, test, metadata, scorer, trial=None):
-    """Fit on ``train``, score on ``test``; with a trial, report every epoch of the final LSTM."""
-    from optuna_integration import SkorchPruningCallback
+def _cross_validate_by_fold(estimator, X, y, folds, metadata, scorer, trial):
+    """Score of each fold; after each, the mean so far is reported to the trial."""
+    import optuna
 
-    X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
+    scores = []
     with sklearn.config_context(enable_metadata_routing=True):
-        if trial is None:
-            estimator.fit(X_train, y[train], **_consumed(estimator, "fit", metadata, train))
-            return scorer(_PredictingWith(estimator, _consumed(estimator, "predict", metadata, test)), X_test, y[test])
-        lstm = _final_lstm(estimator)
+        for fold, (train, test) in enumerate(folds):
+            fit_params = _consumed(estimator, "fit", metadata, train)
+            fitted = clone(estimator).fit(_safe_indexing(X, train), y[train], **fit_params)
+            predicting = _PredictingWith(fitted, _consumed(fitted, "predict", metadata, test))
+            scores.append(scorer(predicting, _safe_indexing(X, test), y[test]))
+            trial.report(float(np.mean(scores)), step=fold)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"Pruned after fold {fold}.")
+    return scores
+
+
+def _cross_validate_by_epoch(estimator, X, y, folds, metadata, scorer, trial):
+    """Score of each fold of a pipeline ending in an LSTM, trained epoch by epoch in step.
+
+    Every fold's features are computed first; then each epoch trains every
+    fold's LSTM once and reports the validation accuracy (on each fold's test
+    part) averaged over the folds: the cross-validated learning curve,
+    which the pruner compares with other trials' at the same epoch.
+    """
+    import optuna
+
+    models = [_start_fold(clone(estimator), X, y, train, test, metadata) for train, test in folds]
+    for epoch in range(_final_lstm(estimator).max_epochs):
+        for lstm, _, _ in models:
+            lstm._train_epochs(1)
+        trial.report(float(np.mean([lstm.history_[-1, PRUNING_MONITOR] for lstm, _, _ in models])), step=epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"Pruned after epoch {epoch + 1}.")
+    scores = []
+    for lstm, X_test, y_test in models:
+        lstm._end_training()
+        scores.append(scorer(lstm, X_test, y_test))
+    return scores
+
+
+def _start_fold(estimator, X, y, train, test, metadata):
+    """The fold's untrained final LSTM, ready to train, with the fold's test features and labels."""
+    X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
+    lstm = _final_lstm(estimator)
+    with sklearn.config_context(enable_metadata_routing=True):
         if isinstance(estimator, Pipeline):
             head = estimator[:-1]
             X_train = head.fit_transform(X_train, y[train], **_consumed(head, "fit", metadata, train))
             X_test = head.transform(X_test, **_consumed(head, "transform", metadata, test))
-        pruning = ("optuna_pruning", SkorchPruningCallback(trial, PRUNING_MONITOR))
-        lstm.set_params(callbacks=[*(lstm.callbacks or []), pruning])
-        validation_data = None if lstm.early_stopping else (X_test, y[test])
-        lstm.fit(X_train, y[train], validation_data=validation_data, **_consumed(lstm, "fit", metadata, train))
-        return scorer(lstm, X_test, y[test])
+        lstm_params = _consumed(lstm, "fit", metadata, train)
+    lstm._start_training(X_train, y[train], validation_data=(X_test, y[test]), **lstm_params)
+    return lstm, X_test, y[test]
 
 
 def _estimator_has(method):

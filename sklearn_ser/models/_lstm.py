@@ -233,6 +233,20 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : object
         """
+        self._start_training(X, y, groups=groups, validation_data=validation_data)
+        self._train_epochs(self.max_epochs)
+        self._end_training()
+        return self
+
+    def _start_training(self, X, y, groups=None, validation_data=None):
+        """Check the data and build the initialized net, without training it.
+
+        With :meth:`_train_epochs` and :meth:`_end_training`, this trains a
+        model a few epochs at a time (several models in turn, as
+        :class:`~sklearn_ser.model_selection.OptunaSearch` does with the
+        folds of a trial), with the same result as :meth:`fit` (but for
+        early stopping, whose patience restarts with every call).
+        """
         self._validate_params()
         sequences, y_encoded = self._check_training_data(X, y)
         record_feature_names(self, X)
@@ -242,13 +256,29 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             valid_dataset = None if valid is None else SequenceDataset([sequences[i] for i in valid], y_encoded[valid])
         else:
             train, valid_dataset = np.arange(len(sequences)), self._validation_dataset(validation_data)
-        with torch.random.fork_rng(devices=[], enabled=self.random_state is not None):
-            if self.random_state is not None:
+        self._training_data = (SequenceDataset([sequences[i] for i in train], y_encoded[train]), y_encoded[train])
+        seeded = self.random_state is not None
+        with torch.random.fork_rng(devices=[], enabled=seeded):
+            if seeded:
                 torch.manual_seed(seed)
-            self.net_ = self._build_net(valid_dataset, y_encoded[train])
-            self.net_.fit(SequenceDataset([sequences[i] for i in train], y_encoded[train]), y_encoded[train])
+            self.net_ = self._build_net(valid_dataset, y_encoded[train]).initialize()
+            self._random_state_between_epochs = torch.get_rng_state() if seeded else None
+        self.n_epochs_ = 0
+
+    def _train_epochs(self, n_epochs):
+        """Train ``n_epochs`` more epochs, drawing random numbers where the last call stopped."""
+        state = self._random_state_between_epochs
+        with torch.random.fork_rng(devices=[], enabled=state is not None):
+            if state is not None:
+                torch.set_rng_state(state)
+            self.net_.partial_fit(*self._training_data, epochs=n_epochs)
+            if state is not None:
+                self._random_state_between_epochs = torch.get_rng_state()
         self.n_epochs_ = len(self.net_.history)
-        return self
+
+    def _end_training(self):
+        """Drop the training data and random state kept between epochs."""
+        del self._training_data, self._random_state_between_epochs
 
     @property
     def history_(self):
