@@ -92,9 +92,8 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
     callbacks : list or None, default=None
         Extra skorch callbacks, as instances or ``(name, callback)`` pairs,
         run after the built-in ones (training accuracy, early stopping):
-        e.g. :class:`skorch.callbacks.LRScheduler`, or optuna's
-        ``SkorchPruningCallback`` (which :class:`~sklearn_ser.model_selection.OptunaSearch`
-        adds itself). ``clone`` copies them.
+        e.g. :class:`skorch.callbacks.LRScheduler` or
+        :class:`skorch.callbacks.Checkpoint`. ``clone`` copies them.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split; the
         same seed gives the same predictions on CPU, and torch's global random
