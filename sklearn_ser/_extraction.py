@@ -1,20 +1,36 @@
 """Batch feature extraction: parallel decoding and computation, with a cache.
 
-Decoding (libsndfile), resampling (soxr) and the FFTs all release the GIL,
-so the default is a pool of threads: no worker start-up and no re-import of
-librosa per process, which on a few hundred short files costs more than the
-work itself. Files are dispatched in chunks of :data:`CHUNK_SIZE` to keep the
-scheduling overhead small; one worker, or a single chunk, runs inline without
-a pool. BLAS is held to one thread per worker while a pool runs, so
-the workers do not oversubscribe the cores. ``joblib.parallel_config`` can
-select another backend.
+Files are dispatched in chunks of :data:`CHUNK_SIZE` to keep the scheduling
+overhead small, and streamed: a worker decodes the files of its chunk one at
+a time (a whole chunk at a time for a computer with a ``batch`` method, such
+as the torch engine), so memory holds the features of the corpus but never
+more than a chunk of waveforms per worker. Finished features are written to
+the cache in packs as they arrive, so an interrupted run keeps them.
+
+Backends (``backend``):
+
+* ``None`` (default): a pool of threads, unless ``joblib.parallel_config``
+  selects another joblib backend. Decoding (libsndfile), resampling (soxr)
+  and the FFTs release the GIL, so threads need no worker start-up and no
+  re-import of librosa per process: on 2 cores they were faster than
+  processes up to about 10,000 files (``benchmarks/scale.py``).
+* ``"threads"``: a joblib thread pool.
+* ``"processes"``: joblib's loky process pool.
+* ``"dask"``: the tasks of joblib's ``"dask"`` backend, run on the running
+  ``dask.distributed`` Client's workers, however many there are (``n_jobs``
+  is ignored).
+
+With threads or processes, one worker or a single chunk runs inline without
+a pool. BLAS is held to one thread per worker (and to one thread inline,
+beyond a single chunk), so the workers do not oversubscribe the cores.
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+import warnings
+from contextlib import contextmanager, nullcontext
 
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
@@ -22,9 +38,10 @@ from ._audio import is_path, load_audio
 from ._cache import FeatureCache
 
 CHUNK_SIZE = 16
+BACKENDS = {"threads": "threading", "processes": "loky", "dask": "dask"}
 
 
-def extract(sources, compute, *, sr, n_jobs=None, memory=None, namespace="", verbose=0, desc=None):
+def extract(sources, compute, *, sr, n_jobs=None, backend=None, memory=None, namespace="", verbose=0, desc=None):
     """Features of every source, in order, computed in parallel and cached.
 
     Parameters
@@ -32,12 +49,17 @@ def extract(sources, compute, *, sr, n_jobs=None, memory=None, namespace="", ver
     sources : list
         Items from :func:`sklearn_ser._audio.check_audio_input`.
     compute : callable
-        Maps a float32 waveform at ``sr`` to a feature array; picklable.
+        Maps a float32 waveform at ``sr`` to a feature array; picklable. If
+        it has a ``batch`` method (a list of waveforms to a list of arrays),
+        each chunk's waveforms are computed by one call to it.
     sr : int
         Sampling rate files are decoded to.
     n_jobs : int or None
         Workers, as in scikit-learn (``None`` is 1 unless set by
-        ``joblib.parallel_config``; ``-1`` is all cores).
+        ``joblib.parallel_config``; ``-1`` is all cores). Ignored with
+        ``backend="dask"``.
+    backend : {"threads", "processes", "dask"} or None
+        Where the chunks run; see the module docstring.
     memory : None, str, os.PathLike or joblib.Memory
         Where features are cached.
     namespace : str
@@ -50,48 +72,138 @@ def extract(sources, compute, *, sr, n_jobs=None, memory=None, namespace="", ver
     Returns
     -------
     features : list of ndarray
+
+    Raises
+    ------
+    ValueError
+        If ``backend="dask"`` and no ``dask.distributed`` Client is running.
     """
     cache = FeatureCache.from_memory(memory, namespace)
-    keys = cache.keys(sources) if cache is not None else None
+    keys = cache.keys(sources) if cache is not None else [None] * len(sources)
     results = cache.lookup(keys) if cache is not None else [None] * len(sources)
-    missing = [i for i, result in enumerate(results) if result is None]
-    if not missing:
+    todo, copies = _plan(results, keys)
+    if not todo:
         return results
-    chunks = [missing[start : start + CHUNK_SIZE] for start in range(0, len(missing), CHUNK_SIZE)]
-    tasks = [([sources[i] for i in chunk], compute, sr) for chunk in chunks]
-    if len(chunks) == 1 or effective_n_jobs(n_jobs) == 1:
-        chunk_results, blas_limit = (_compute_chunk(*task) for task in tasks), nullcontext()
-    else:
-        parallel = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")
-        chunk_results = parallel(delayed(_compute_chunk)(*task) for task in tasks)
-        blas_limit = threadpool_limits(limits=1, user_api="blas")
-    done = []
+    chunks = [todo[start : start + CHUNK_SIZE] for start in range(0, len(todo), CHUNK_SIZE)]
+    tasks = [(index, [sources[i] for i in chunk], compute, sr) for index, chunk in enumerate(chunks)]
+    unstored = []
+
+    def flush():
+        if cache is not None and unstored:
+            cache.store([keys[i] for i in unstored], [results[i] for i in unstored])
+        unstored.clear()
+
+    total = sum(1 for result in results if result is None)
     try:
-        with blas_limit, tqdm(total=len(missing), desc=desc, disable=not verbose, unit="file") as progress:
-            for chunk, (outputs, error) in zip(chunks, chunk_results):
+        with (
+            _chunk_results(tasks, n_jobs, backend) as chunk_results,
+            tqdm(total=total, desc=desc, disable=not verbose, unit="file") as progress,
+        ):
+            for index, outputs, error in chunk_results:
+                chunk = chunks[index]
                 for i, features in zip(chunk, outputs):
                     results[i] = features
-                done.extend(chunk[: len(outputs)])
-                progress.update(len(outputs))
+                    for j in copies.get(i, ()):
+                        results[j] = features
+                    progress.update(1 + len(copies.get(i, ())))
+                unstored.extend(chunk[: len(outputs)])
+                if cache is not None and len(unstored) >= cache.pack_size:
+                    flush()
                 if error is not None:
                     raise error
     finally:
-        if cache is not None and done:
-            cache.store([keys[i] for i in done], [results[i] for i in done])
+        flush()
     return results
 
 
-def _compute_chunk(sources, compute, sr):
+def _plan(results, keys):
+    """Indices to compute, and the other indices sharing each one's key.
+
+    Sources with the same key (copies of a file, repeated waveforms) are
+    computed once.
+    """
+    todo, copies, first = [], {}, {}
+    for i, (result, key) in enumerate(zip(results, keys)):
+        if result is not None:
+            continue
+        if key is not None and key in first:
+            copies.setdefault(first[key], []).append(i)
+            continue
+        if key is not None:
+            first[key] = i
+        todo.append(i)
+    return todo, copies
+
+
+@contextmanager
+def _chunk_results(tasks, n_jobs, backend):
+    """An iterator of ``(chunk index, outputs, error)``, in the order chunks finish."""
+    if backend == "dask":
+        _check_dask_client()
+    # Through parallel_config: joblib 1.6 hands Parallel(backend="dask") a
+    # keyword that its Dask backend forwards to every task.
+    with parallel_config(backend=BACKENDS[backend]) if backend is not None else nullcontext():
+        if backend != "dask" and (len(tasks) == 1 or effective_n_jobs(n_jobs) == 1):
+            parallel = None
+        else:
+            parallel = Parallel(
+                n_jobs=-1 if backend == "dask" else n_jobs, prefer="threads", return_as="generator_unordered"
+            )
+    if parallel is None:
+        # Multi-threaded BLAS on these small products is slower than one
+        # thread, and much slower on a busy machine; a single chunk skips the
+        # limit, which costs milliseconds to set.
+        with threadpool_limits(limits=1, user_api="blas") if len(tasks) > 1 else nullcontext():
+            yield (_compute_chunk(*task) for task in tasks)
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        results = parallel(delayed(_compute_chunk)(*task) for task in tasks)
+        try:
+            yield results
+        finally:
+            with warnings.catch_warnings():
+                # Stopping at the first failure is deliberate; joblib warns about the cancelled tasks.
+                warnings.filterwarnings(
+                    "ignore", message=".*tasks which were still being processed", category=UserWarning
+                )
+                results.close()
+
+
+def _check_dask_client():
+    try:
+        from distributed import get_client
+    except ImportError as exc:
+        raise ImportError("backend='dask' needs dask.distributed: pip install 'dask[distributed]'.") from exc
+    try:
+        get_client()
+    except ValueError as exc:
+        raise ValueError(
+            "backend='dask' runs on a dask.distributed Client, but none is running; create one "
+            "first, e.g. Client(LocalCluster()) or Client('scheduler-address:8786')."
+        ) from exc
+
+
+def _compute_chunk(index, sources, compute, sr):
     """Features of each source, up to the first failure, and that failure."""
-    outputs = []
+    batch = getattr(compute, "batch", None)
+    outputs, waveforms, error = [], [], None
     for source in sources:
         try:
-            outputs.append(_compute_one(source, compute, sr))
-        except Exception as error:
-            return outputs, error
-    return outputs, None
+            if batch is None:
+                outputs.append(_compute_one(source, compute, sr))
+            else:
+                waveforms.append(_load(source, sr))
+        except Exception as exc:
+            error = exc
+            break
+    if waveforms:
+        outputs = batch(waveforms)
+    return index, outputs, error
+
+
+def _load(source, sr):
+    return load_audio(source, sr=sr) if is_path(source) else source
 
 
 def _compute_one(source, compute, sr):
-    y = load_audio(source, sr=sr) if is_path(source) else source
-    return compute(y)
+    return compute(_load(source, sr))

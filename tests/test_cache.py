@@ -1,12 +1,15 @@
 import os
+import shutil
+import subprocess
+import sys
 import time
 
 import joblib
 import numpy as np
 import pytest
 
-from sklearn_ser import _extraction
-from sklearn_ser._cache import RACY_SECONDS, source_key
+from sklearn_ser import _cache, _extraction
+from sklearn_ser._cache import RACY_SECONDS, StatIndex, source_key
 from sklearn_ser.features import MFCC, MelSpectrogram
 
 from .conftest import tone
@@ -81,15 +84,114 @@ def test_content_change_with_same_size_and_mtime_is_seen(tmp_path, clips, count_
     assert_same(after, MelSpectrogram().fit_transform(clips))
 
 
-def test_recent_files_are_keyed_by_content(write_audio):
-    path = write_audio("fresh.wav", tone(16000, seconds=0.2))
-    key = source_key(str(path))
+@pytest.fixture
+def count_hashes(monkeypatch):
+    hashed = []
+    original = _cache.file_digest
+
+    def counting(path):
+        hashed.append(path)
+        return original(path)
+
+    monkeypatch.setattr(_cache, "file_digest", counting)
+    return hashed
+
+
+def test_keys_are_the_content_not_the_path(tmp_path, write_audio):
+    path = write_audio("a.wav", tone(16000, seconds=0.2))
+    (tmp_path / "elsewhere").mkdir()
+    copy = shutil.copy(path, tmp_path / "elsewhere" / "b.wav")
+    assert source_key(str(copy)) == source_key(str(path))
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
-    stat = os.stat(path)
     path.write_bytes(bytes(data))
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert source_key(str(path), now=stat.st_ctime_ns / 1e9) != key
+    assert source_key(str(copy)) != source_key(str(path))
+
+
+def test_copy_under_another_name_and_folder_hits_the_cache(tmp_path, clips, count_computations):
+    cache = tmp_path / "cache"
+    first = MelSpectrogram(memory=cache).fit_transform(clips)
+    (tmp_path / "moved").mkdir()
+    copies = [shutil.copy(path, tmp_path / "moved" / f"renamed{i}.wav") for i, path in enumerate(clips)]
+    assert_same(MelSpectrogram(memory=cache).fit_transform(copies[::-1]), first[::-1])
+    assert len(count_computations) == 4
+
+
+def test_identical_files_in_one_call_are_computed_once(tmp_path, clips, count_computations):
+    copy = shutil.copy(clips[0], tmp_path / "copy.wav")
+    out = MelSpectrogram(memory=tmp_path / "cache").fit_transform([clips[0], *clips[1:], copy])
+    assert len(count_computations) == 4 and str(copy) not in count_computations
+    np.testing.assert_array_equal(out[-1], out[0])
+
+
+def test_a_rerun_only_stats_its_files(tmp_path, clips, count_hashes, count_computations, monkeypatch):
+    monkeypatch.setattr(_cache, "RACY_SECONDS", 0.0)
+    mel = MelSpectrogram(memory=tmp_path / "cache")
+    mel.fit_transform(clips)
+    assert sorted(count_hashes) == sorted(map(str, clips))
+    MFCC(memory=tmp_path / "cache").fit_transform(clips)
+    mel.fit_transform(clips)
+    assert len(count_hashes) == 4, "the index of file digests is shared by every namespace"
+    assert len(count_computations) == 8
+
+
+def test_recently_changed_files_are_hashed_on_every_call(tmp_path, write_audio, count_hashes):
+    fresh = write_audio("fresh.wav", tone(16000, seconds=0.2))
+    mel = MelSpectrogram(memory=tmp_path / "cache")
+    mel.fit_transform([fresh])
+    mel.fit_transform([fresh])
+    assert count_hashes == [str(fresh)] * 2
+
+
+def test_the_index_sees_a_change_that_keeps_size_and_mtime(tmp_path, clips, count_computations, monkeypatch):
+    monkeypatch.setattr(_cache, "RACY_SECONDS", 0.0)
+    mel = MelSpectrogram(memory=tmp_path / "cache")
+    before = mel.fit_transform(clips)
+    stat = os.stat(clips[2])
+    import soundfile
+
+    soundfile.write(clips[2], tone(16000, seconds=0.5, freq=987), 16000)
+    os.utime(clips[2], ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after = mel.fit_transform(clips)
+    assert len(count_computations) == 5 and count_computations[-1] == str(clips[2])
+    assert not np.array_equal(before[2], after[2])
+
+
+def test_damaged_index_segments_are_ignored(tmp_path, clips, count_hashes, count_computations, monkeypatch):
+    monkeypatch.setattr(_cache, "RACY_SECONDS", 0.0)
+    cache = tmp_path / "cache"
+    expected = MelSpectrogram(memory=cache).fit_transform(clips)
+    for segment in (cache / "sklearn_ser_features" / "stat-index").glob("*.npz"):
+        segment.write_bytes(segment.read_bytes()[:40])
+    assert_same(MelSpectrogram(memory=cache).fit_transform(clips), expected)
+    assert len(count_hashes) == 8 and len(count_computations) == 4
+
+
+def test_index_segments_are_merged(tmp_path):
+    index = StatIndex(tmp_path / "index")
+    expected = {}
+    for i in range(StatIndex.max_segments + 2):
+        entries = {f"stat{i}-{j}": f"content{i}-{j}" for j in range(3)}
+        index.add(entries)
+        expected.update(entries)
+    assert index.read() == expected
+    assert len(list((tmp_path / "index").glob("*.npz"))) == 1
+    assert index.read() == expected
+
+
+def test_another_process_shares_the_entries(tmp_path, clips, count_computations):
+    cache = tmp_path / "cache"
+    (tmp_path / "other").mkdir()
+    copies = [str(shutil.copy(path, tmp_path / "other" / path.name)) for path in clips]
+    script = (
+        "import sys\n"
+        "from sklearn_ser.features import MelSpectrogram\n"
+        "MelSpectrogram(memory=sys.argv[1]).fit_transform(sys.argv[2:])\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(cache), *copies], check=True)
+    out = MelSpectrogram(memory=cache).fit_transform(clips)
+    assert count_computations == []
+    assert_same(out, MelSpectrogram().fit_transform(clips))
 
 
 def test_waveforms_are_keyed_by_samples(tmp_path, count_computations):
@@ -115,7 +217,23 @@ def test_any_feature_parameter_change_misses(tmp_path, clips, count_computations
 def test_execution_parameters_share_the_cache(tmp_path, clips, count_computations):
     MelSpectrogram(memory=tmp_path / "cache").fit_transform(clips)
     MelSpectrogram(memory=str(tmp_path / "cache"), n_jobs=2, verbose=0).fit_transform(clips)
+    MelSpectrogram(memory=tmp_path / "cache", backend="threads").fit_transform(clips)
     assert len(count_computations) == 4
+    namespaces = {
+        MelSpectrogram(backend=backend)._cache_namespace() for backend in [None, "threads", "processes", "dask"]
+    }
+    assert len(namespaces) == 1
+
+
+def test_the_engine_is_part_of_the_namespace_and_the_device_is_not(tmp_path, clips):
+    namespaces = {
+        MelSpectrogram(engine=engine, device=device)._cache_namespace()
+        for engine, device in [("numpy", "auto"), ("numpy", "cpu"), ("torch", "auto"), ("torch", "cpu")]
+    }
+    assert len(namespaces) == 2
+    MelSpectrogram(engine="torch", device="cpu", memory=tmp_path / "cache").fit_transform(clips)
+    MelSpectrogram(memory=tmp_path / "cache").fit_transform(clips)
+    assert len(list((tmp_path / "cache" / "sklearn_ser_features").glob("MelSpectrogram-*"))) == 2
 
 
 def test_transformers_do_not_share_entries(tmp_path, clips):
@@ -148,10 +266,23 @@ def test_interrupted_extraction_keeps_finished_entries(tmp_path, clips, count_co
     broken.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="broken.wav"):
         MelSpectrogram(memory=cache).fit_transform([*clips, broken])
-    (pack,) = cache.rglob("*.npz")
+    (pack,) = (cache / "sklearn_ser_features").glob("MelSpectrogram-*/*.npz")
     assert len(np.load(pack)["keys"]) == 4 and not list(cache.rglob("*.tmp"))
-    broken.write_bytes(clips[0].read_bytes())
-    settle(broken)
+    import soundfile
+
+    soundfile.write(broken, tone(16000, seconds=0.4, freq=555), 16000)
     result = MelSpectrogram(memory=cache).fit_transform([*clips, broken])
     assert len(count_computations) == 6 and count_computations[-1] == str(broken)
-    np.testing.assert_array_equal(result[-1], result[0])
+    assert_same(result, MelSpectrogram().fit_transform([*clips, broken]))
+
+
+def test_a_large_run_writes_packs_as_it_goes(tmp_path, clips, count_computations, monkeypatch):
+    monkeypatch.setattr(_cache.FeatureCache, "pack_size", 2)
+    cache = tmp_path / "cache"
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"garbage")
+    waveforms = [tone(16000, seconds=0.1, freq=100 + 50 * i) for i in range(40)]
+    with pytest.raises(ValueError, match="broken.wav"):
+        MelSpectrogram(memory=cache).fit_transform([*waveforms, broken])
+    packs = list((cache / "sklearn_ser_features").glob("MelSpectrogram-*/*.npz"))
+    assert len(packs) == 20 and all(len(np.load(pack)["keys"]) == 2 for pack in packs)

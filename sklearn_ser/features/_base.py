@@ -7,12 +7,12 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import HasMethods
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from .._audio import check_audio_input
 from .._cache import namespace
-from .._extraction import extract
+from .._extraction import BACKENDS, extract
 
 
 class FeatureSequences(list):
@@ -79,16 +79,19 @@ class AudioFeatureTransformer(SequenceOutputMixin, TransformerMixin, BaseEstimat
 
     Subclasses define ``_make_computer()`` (a picklable callable mapping a
     waveform to a ``(n_frames, n_features)`` float32 array),
-    ``_n_features_out()`` and ``_feature_prefix``.
+    ``_n_features_out()`` and ``_feature_prefix``, and take the execution
+    parameters ``n_jobs``, ``backend``, ``memory`` and ``verbose``, which
+    are left out of the cache namespace (they do not change the features).
     """
 
     _feature_prefix = "feature"
     _parameter_constraints = {
         "n_jobs": [Integral, None],
+        "backend": [StrOptions(set(BACKENDS)), None],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "verbose": ["verbose"],
     }
-    _extraction_params = frozenset({"n_jobs", "memory", "verbose"})
+    _extraction_params = frozenset({"n_jobs", "backend", "memory", "verbose"})
 
     def fit(self, X, y=None):
         """Check the parameters and the input; nothing is learned.
@@ -131,6 +134,7 @@ class AudioFeatureTransformer(SequenceOutputMixin, TransformerMixin, BaseEstimat
             self._make_computer(),
             sr=self.sr,
             n_jobs=self.n_jobs,
+            backend=self.backend,
             memory=self.memory,
             namespace=self._cache_namespace(),
             verbose=self.verbose,
@@ -156,15 +160,21 @@ class AudioFeatureTransformer(SequenceOutputMixin, TransformerMixin, BaseEstimat
         """Cross-parameter checks beyond ``_parameter_constraints``."""
 
     def _cache_namespace(self):
+        return f"{type(self).__name__}-{namespace(type(self).__qualname__, self._cache_params(), self._versions())}"
+
+    def _cache_params(self):
+        """The parameters that the features depend on."""
+        return {k: v for k, v in sorted(self.get_params().items()) if k not in self._extraction_params}
+
+    def _versions(self):
+        """Versions of the libraries that the features depend on."""
         import librosa
         import soundfile
         import soxr
 
         from .. import __version__
 
-        params = {k: v for k, v in sorted(self.get_params().items()) if k not in self._extraction_params}
-        versions = (__version__, librosa.__version__, soxr.__version__, soundfile.__libsndfile_version__)
-        return f"{type(self).__name__}-{namespace(type(self).__qualname__, params, versions)}"
+        return (__version__, librosa.__version__, soxr.__version__, soundfile.__libsndfile_version__)
 
     def __sklearn_is_fitted__(self):
         return True

@@ -112,7 +112,11 @@ class EGeMAPS(AudioFeatureTransformer):
         that openSMILE analyses; waveform input is taken as already sampled
         at ``sr``. The GeMAPS sets were designed for speech at 16 kHz or more.
     n_jobs : int or None, default=None
-        Utterances processed in parallel (threads); ``-1`` uses all cores.
+        Utterances processed in parallel; ``-1`` uses all cores.
+    backend : {"threads", "processes", "dask"} or None, default=None
+        Where the workers run (see :class:`MelSpectrogram`); None means
+        threads unless :func:`joblib.parallel_config` selects another. With
+        ``"dask"``, the workers need the ``opensmile`` package.
     memory : None, str, os.PathLike or joblib.Memory, default=None
         Feature cache location (see :class:`MelSpectrogram`); the cache is
         separate for every feature set, ``sr`` and ``opensmile`` version.
@@ -179,10 +183,11 @@ class EGeMAPS(AudioFeatureTransformer):
         "sr": [Interval(Integral, 8000, None, closed="left")],
     }
 
-    def __init__(self, *, feature_set="eGeMAPSv02", sr=16000, n_jobs=None, memory=None, verbose=0):
+    def __init__(self, *, feature_set="eGeMAPSv02", sr=16000, n_jobs=None, backend=None, memory=None, verbose=0):
         self.feature_set = feature_set
         self.sr = sr
         self.n_jobs = n_jobs
+        self.backend = backend
         self.memory = memory
         self.verbose = verbose
 
