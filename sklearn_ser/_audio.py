@@ -9,6 +9,11 @@ Every transformer that reads audio accepts the same kinds of ``X``:
 * a 2-D floating-point array, one waveform per row.
 
 A bare string is rejected: it is one path, not a collection of them.
+
+Samples must be finite and at most ``MAX_AMPLITUDE`` (``2**31``) in magnitude.
+Audio is expected in [-1, 1]; the limit (the full scale of 32-bit integer
+audio) still admits waveforms left at an integer scale, and refuses values
+whose power spectra would overflow float32 and turn into NaN features.
 """
 
 from __future__ import annotations
@@ -24,6 +29,12 @@ from scipy import sparse
 __all__ = ["InvalidAudioError", "load_audio", "check_audio_input"]
 
 RESAMPLER = "soxr_hq"
+MAX_AMPLITUDE = 2.0**31
+# A header declaring more frames than this many per byte of the file cannot
+# be trusted to size one allocation (the densest codec, FLAC on silence, stays
+# well below it); such files are read block by block instead.
+_MAX_FRAMES_PER_BYTE = 4096
+_READ_BLOCK_FRAMES = 1 << 16
 
 _DATA_CHUNK_SIZE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 
@@ -64,9 +75,9 @@ def load_audio(source, *, sr):
     IsADirectoryError
         If ``source`` is a directory.
     InvalidAudioError
-        If the file is not decodable audio, is truncated (its header
-        declares more data than the file holds), has no samples, or holds
-        NaN or infinite samples.
+        If the file is empty, is not decodable audio, is truncated (its
+        header declares more data than the file holds), has no samples, or holds
+        NaN or infinite samples or samples beyond ``2**31`` in magnitude.
 
     Examples
     --------
@@ -83,12 +94,15 @@ def load_audio(source, *, sr):
     """
     path = _check_path(source)
     sr = _check_sr(sr)
+    file_size = os.path.getsize(path)
+    if file_size == 0:
+        raise InvalidAudioError(f"Audio file '{path}' is empty (0 bytes).")
     try:
         with soundfile.SoundFile(path) as audio:
             _check_not_truncated(audio, path)
             declared_frames = audio.frames
             native_sr = audio.samplerate
-            y = audio.read(dtype="float32", always_2d=True)
+            y = _read_frames(audio, file_size)
     except soundfile.SoundFileError as exc:
         raise InvalidAudioError(
             f"Cannot decode audio file '{path}' (not audio, corrupt or truncated): "
@@ -102,8 +116,7 @@ def load_audio(source, *, sr):
             f"Audio file '{path}' is truncated: its header declares "
             f"{declared_frames} frames but only {len(y)} could be read."
         )
-    if not np.isfinite(y).all():
-        raise InvalidAudioError(f"Audio file '{path}' holds NaN or infinite samples.")
+    _check_samples(y, f"Audio file '{path}'")
     y = y[:, 0] if y.shape[1] == 1 else y.mean(axis=1, dtype=np.float32)
     if native_sr != sr:
         import librosa
@@ -135,7 +148,7 @@ def check_audio_input(X):
         If an item is neither a path nor a numeric waveform.
     InvalidAudioError
         If a waveform is not 1-D, is empty, is not floating point, or holds
-        NaN or infinite values.
+        NaN or infinite values or values beyond ``2**31`` in magnitude.
 
     Examples
     --------
@@ -215,6 +228,8 @@ def check_waveform(y, *, name="waveform"):
 
     Integer arrays are refused: their scale (int16 full scale is 32767) is
     ambiguous, and silently treating them as floats would give wrong numbers.
+    Values beyond ``MAX_AMPLITUDE`` are refused before the conversion to
+    float32, which would turn float64 values beyond its range into infinities.
     """
     y = np.asarray(y)
     if y.dtype.kind != "f":
@@ -227,9 +242,38 @@ def check_waveform(y, *, name="waveform"):
         )
     if y.size == 0:
         raise InvalidAudioError(f"{name} has no samples.")
-    if not np.isfinite(y).all():
-        raise InvalidAudioError(f"{name} holds NaN or infinite samples.")
+    _check_samples(y, name)
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _check_samples(y, name):
+    """Refuse NaN, infinite, and absurdly large samples, without a copy of ``y``."""
+    low, high = float(y.min()), float(y.max())  # NaN propagates through both
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise InvalidAudioError(f"{name} holds NaN or infinite samples.")
+    peak = max(-low, high)
+    if peak > MAX_AMPLITUDE:
+        raise InvalidAudioError(
+            f"{name} holds samples of magnitude up to {peak:.3g}, beyond the limit of {MAX_AMPLITUDE:.0f} "
+            "(2**31); audio is expected in [-1, 1]."
+        )
+
+
+def _read_frames(audio, file_size):
+    """All frames of an open file as a float32 ``(n_frames, n_channels)`` array.
+
+    One allocation of the declared size when the header is plausible; block
+    by block otherwise, so that a corrupt header declaring billions of frames
+    costs the memory of the frames actually present, not a MemoryError.
+    """
+    if audio.frames <= _MAX_FRAMES_PER_BYTE * file_size:
+        return audio.read(dtype="float32", always_2d=True)
+    blocks = []
+    while True:
+        block = audio.read(_READ_BLOCK_FRAMES, dtype="float32", always_2d=True)
+        blocks.append(block)
+        if len(block) < _READ_BLOCK_FRAMES:
+            return np.concatenate(blocks)
 
 
 def _check_path(source):
@@ -265,7 +309,7 @@ def _check_not_truncated(audio, path):
 def _libsndfile_reason(exc):
     message = str(exc)
     reason = message.split(": ", 1)[-1] if message.startswith("Error opening") else message
-    return reason.strip() or f"libsndfile error {getattr(exc, 'code', '?')}"
+    return reason.strip().rstrip(".") or f"libsndfile error {getattr(exc, 'code', '?')}"
 
 
 def is_path(source):

@@ -71,6 +71,40 @@ def audio_files(inputs):
     return files
 
 
+def load_model(model):
+    """The fitted model saved in the file ``model`` (an object is returned as is).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    IsADirectoryError
+        If ``model`` is a directory.
+    ValueError
+        If the file cannot be unpickled (not a joblib file, damaged, or
+        needing a module that is not installed), or holds no model with a
+        ``predict`` method. The message names the file.
+    """
+    if not isinstance(model, (str, os.PathLike)):
+        return model
+    path = os.fspath(model)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"'{path}' is a directory, not a model file.")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"Model file not found: '{path}'.")
+    try:
+        loaded = joblib.load(path)
+    except Exception as exc:  # unpickling raises whatever the damaged stream leads it to
+        reason = str(exc).strip().rstrip(".") or "no details"
+        raise ValueError(
+            f"Cannot load a model from '{path}' ({type(exc).__name__}: {reason}). "
+            "Expected a file written by 'sklearn-ser fit' or joblib.dump."
+        ) from exc
+    if not hasattr(loaded, "predict"):
+        raise ValueError(f"'{path}' holds a {type(loaded).__name__}, not a fitted model with a predict method.")
+    return loaded
+
+
 def predict_files(model, inputs, *, progress=None):
     """Predicted label and class probabilities of every audio file in ``inputs``.
 
@@ -80,7 +114,7 @@ def predict_files(model, inputs, *, progress=None):
         Columns ``file``, ``label`` and, for a model with ``predict_proba``,
         ``prob_<class>`` for each class.
     """
-    pipeline = joblib.load(model) if isinstance(model, (str, os.PathLike)) else model
+    pipeline = load_model(model)
     files = audio_files(inputs)
     show = len(files) > PREDICT_CHUNK if progress is None else progress
     has_proba = hasattr(pipeline, "predict_proba")
