@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test benchmark clean
+.PHONY: demo test benchmark docs clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,5 +22,9 @@ test: $(INSTALLED)
 benchmark: $(INSTALLED)
 	$(VENV)/bin/python benchmarks/extraction.py
 
+# The HTML documentation in docs/_build/html; any warning fails the build.
+docs: $(INSTALLED)
+	$(VENV)/bin/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache docs/_build
