@@ -31,3 +31,19 @@ def write_audio(tmp_path):
 
 TESS_ROOT = Path(os.environ.get("SKLEARN_SER_TESS", Path(__file__).resolve().parents[2] / "shared" / "data" / "tess"))
 requires_tess = pytest.mark.skipif(not TESS_ROOT.is_dir(), reason=f"TESS corpus not found at {TESS_ROOT}")
+
+
+@pytest.fixture
+def speakers_seen_by_normalizer(monkeypatch):
+    """Speaker ids (sorted, or None) that every ``SpeakerNormalizer.transform`` call receives."""
+    from sklearn_ser.features import SpeakerNormalizer
+
+    seen = []
+    original = SpeakerNormalizer.transform
+
+    def spy(self, X, speaker=None):
+        seen.append(None if speaker is None else sorted(set(speaker)))
+        return original(self, X, speaker=speaker)
+
+    monkeypatch.setattr(SpeakerNormalizer, "transform", spy)
+    return seen

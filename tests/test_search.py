@@ -230,15 +230,8 @@ def test_rerun_on_stored_study_only_runs_the_missing_trials(tmp_path):
     assert len(OptunaSearch(pooled_svm(), svm_space, n_trials=5, **params).fit(X, y).study_.trials) == 5
 
 
-def test_speaker_folds_and_speaker_metadata_reach_the_steps(corpus, monkeypatch):
-    seen = []
-    original = SpeakerNormalizer.transform
-
-    def spy(self, X, speaker=None):
-        seen.append(None if speaker is None else sorted(set(speaker)))
-        return original(self, X, speaker=speaker)
-
-    monkeypatch.setattr(SpeakerNormalizer, "transform", spy)
+def test_speaker_folds_and_speaker_metadata_reach_the_steps(corpus, speakers_seen_by_normalizer):
+    seen = speakers_seen_by_normalizer
     pipe = make_pipeline(MFCC(n_mfcc=13), SpeakerNormalizer(), SequencePooling(), SVC())
     search = OptunaSearch(pipe, svm_space, n_trials=1, cv=LeaveOneGroupOut(), refit=False)
     speakers = corpus["speaker"].to_numpy(dtype=object)

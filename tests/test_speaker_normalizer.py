@@ -68,16 +68,9 @@ def test_errors(speakers_data, call, match):
         call(SpeakerNormalizer(), X)
 
 
-def test_speaker_ids_are_routed_in_a_pipeline(tmp_path, monkeypatch):
+def test_speaker_ids_are_routed_in_a_pipeline(tmp_path, speakers_seen_by_normalizer):
     corpus = make_synthetic_corpus(tmp_path, n_speakers=2, n_words=2, emotions=("angry", "sad"))
-    seen = []
-    original = SpeakerNormalizer.transform
-
-    def spy(self, X, speaker=None):
-        seen.append(None if speaker is None else sorted(set(speaker)))
-        return original(self, X, speaker=speaker)
-
-    monkeypatch.setattr(SpeakerNormalizer, "transform", spy)
+    seen = speakers_seen_by_normalizer
     pipe = make_pipeline(MFCC(n_mfcc=13), SpeakerNormalizer(), SequencePooling(), SVC())
     paths, labels, speakers = corpus["path"], corpus["label"], corpus["speaker"].to_numpy(dtype=object)
     with sklearn.config_context(enable_metadata_routing=True):
