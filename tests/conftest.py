@@ -5,11 +5,16 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from threadpoolctl import threadpool_limits
 
-# The networks in the tests are tiny: one thread is as fast, and it avoids
-# OpenMP's busy-waiting, which slows torch badly when another process shares
-# the cores.
+# The tests' arrays and networks are tiny: one thread is as fast, and it
+# avoids OpenMP's busy-waiting, which slows torch badly when another process
+# shares the cores. The processes the tests start inherit the same setting, so
+# that they compute bit for bit as this one does.
 torch.set_num_threads(1)
+threadpool_limits(limits=1)
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = "1"
 
 
 def tone(sr, seconds=1.0, freq=440.0, amplitude=0.5):
