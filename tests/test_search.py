@@ -24,6 +24,7 @@ from sklearn.svm import SVC
 from sklearn_ser.datasets import make_synthetic_corpus
 from sklearn_ser.features import MFCC, SequencePooling, SpeakerNormalizer
 from sklearn_ser.model_selection import DefaultSearchSpace, OptunaSearch
+from sklearn_ser.model_selection._search import _default_pruner
 from sklearn_ser.models import LSTMClassifier
 from sklearn_ser.recipes import get_recipe, list_recipes
 
@@ -318,3 +319,9 @@ def test_optuna_search_cv_and_grid_search_cv_on_toolkit_pipelines(corpus):
         pipe, {"svm__C": FloatDistribution(0.1, 100, log=True)}, cv=StratifiedKFold(2), n_trials=3, random_state=0
     ).fit(X, y)
     assert len(optuna_cv.trials_) == 3 and set(optuna_cv.predict(X[:3])) <= set(y)
+
+
+def test_default_pruner_waits_half_an_lstms_epochs():
+    for estimator, warmup in [(LSTMClassifier(max_epochs=20), 10), (pooled_svm(), 1)]:
+        pruner = _default_pruner(estimator)
+        assert isinstance(pruner, optuna.pruners.MedianPruner) and pruner._n_warmup_steps == warmup

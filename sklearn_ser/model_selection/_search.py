@@ -81,7 +81,10 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     sampler : optuna.samplers.BaseSampler or None, default=None
         None is a TPE sampler seeded with ``random_state``.
     pruner : optuna.pruners.BasePruner or None, default=None
-        None is ``MedianPruner(n_startup_trials=5, n_warmup_steps=1)``;
+        None is a median pruner after 5 trials: for an LSTM from half its
+        ``max_epochs`` on (pruning from the 3rd epoch of 20 dropped the best
+        architecture in one of two measured searches; see
+        ``docs/benchmarks.md``), otherwise from the second fold on.
         ``optuna.pruners.NopPruner()`` switches pruning off.
     storage : None, str or optuna.storages.BaseStorage, default=None
         Where the study lives: None in memory; ``"journal:PATH"`` a journal
@@ -269,9 +272,7 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """Create or load the study and run trials until it holds ``n_trials`` finished ones."""
         import optuna
 
-        pruner = self.pruner
-        if pruner is None:
-            pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+        pruner = self.pruner if self.pruner is not None else _default_pruner(self.estimator)
         study = optuna.create_study(
             storage=make_storage(self.storage),
             study_name=self.study_name,
@@ -452,6 +453,13 @@ def _final_lstm(estimator):
     """The LSTMClassifier that ``estimator`` is or ends with, else None."""
     final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
     return final if isinstance(final, LSTMClassifier) else None
+
+
+def _default_pruner(estimator):
+    import optuna
+
+    warmup = _final_lstm(estimator).max_epochs // 2 if _prunable_by_epoch(estimator) else 1
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(warmup, 1))
 
 
 def _prunable_by_epoch(estimator):
