@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
 from sklearn_ser import InvalidAudioError
-from sklearn_ser.features import MFCC, DeltaStack, MelSpectrogram, SequencePooling
+from sklearn_ser.features import MFCC, DeltaStack, MelSpectrogram, SequencePooling, _spectral
 
 from .conftest import TESS_ROOT, requires_tess, tone
 
@@ -61,7 +61,8 @@ def test_spectrogram_equals_librosa_stft(clips, params):
     stft_params = {k: v for k, v in params.items() if k != "power"}
     expected = np.abs(librosa.stft(y, pad_mode="constant", **stft_params)) ** params.get("power", 2.0)
     computer = MelSpectrogram(**params)._make_computer()
-    np.testing.assert_allclose(computer.power_spectrogram(y), expected.T, rtol=2e-4, atol=1e-4 * expected.max())
+    spectrogram = computer.power_spectrogram(computer.frames(y))
+    np.testing.assert_allclose(spectrogram, expected.T, rtol=2e-4, atol=1e-4 * expected.max())
 
 
 def test_log_scalings(clips):
@@ -230,3 +231,11 @@ def test_real_tess_files_including_the_96khz_one():
     out = MelSpectrogram(n_fft=2048, hop_length=512, n_mels=128, n_jobs=2).fit_transform(paths)
     for sequence, path in zip(out, paths):
         np.testing.assert_allclose(sequence, reference_log_mel(path), atol=1e-3)
+
+
+def test_long_recordings_are_transformed_in_blocks_with_the_same_result(monkeypatch):
+    y = np.random.default_rng(0).standard_normal(16000 * 3).astype(np.float32) * 0.1
+    whole = MFCC().fit_transform([y])[0]
+    monkeypatch.setattr(_spectral, "FRAMES_PER_BLOCK", 7)
+    blocked = MFCC().fit_transform([y])[0]
+    np.testing.assert_allclose(blocked, whole, rtol=1e-5, atol=1e-4)

@@ -13,6 +13,8 @@ from .._device import parse_device
 from ._base import AudioFeatureTransformer
 from ._torch_engine import TorchLogMel, TorchMFCC, dct_matrix
 
+FRAMES_PER_BLOCK = 2048  # about 20 s at a 10 ms hop
+
 _MEL_CONSTRAINTS = {
     "sr": [Interval(Integral, 1, None, closed="left")],
     "n_fft": [Interval(Integral, 2, None, closed="left")],
@@ -51,20 +53,33 @@ class _LogMel:
     top_db: float | None
     amin: float
 
-    def power_spectrogram(self, y):
-        """``|STFT|**power`` of ``y``, shape (n_frames, 1 + n_fft // 2)."""
+    def frames(self, y):
+        """Overlapping frames of ``y`` (a strided view, no copy), shape (n_frames, n_fft)."""
         if len(y) < self.n_fft:
             y = np.pad(y, (0, self.n_fft - len(y)))
         if self.center:
             y = np.pad(y, self.n_fft // 2)
-        frames = np.lib.stride_tricks.sliding_window_view(y, self.n_fft)[:: self.hop_length]
+        return np.lib.stride_tricks.sliding_window_view(y, self.n_fft)[:: self.hop_length]
+
+    def power_spectrogram(self, frames):
+        """``|STFT|**power`` of ``frames``, shape (n_frames, 1 + n_fft // 2)."""
         spectrum = scipy.fft.rfft(frames * self.window, axis=1)
         if self.power == 2:
             return np.square(spectrum.real) + np.square(spectrum.imag)
         return np.abs(spectrum) ** self.power
 
     def mel_power(self, y):
-        return self.power_spectrogram(y) @ self.mel_basis_t
+        """Mel power of ``y``, computed :data:`FRAMES_PER_BLOCK` frames at a time.
+
+        A long recording's windowed frames and spectra would take several
+        times the memory of its waveform at once; blocks bound them.
+        """
+        frames = self.frames(y)
+        blocks = [
+            self.power_spectrogram(frames[start : start + FRAMES_PER_BLOCK]) @ self.mel_basis_t
+            for start in range(0, len(frames), FRAMES_PER_BLOCK)
+        ]
+        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def scale(self, mel):
         import librosa
