@@ -27,6 +27,7 @@ MODULES = [
     "sklearn_ser.plotting",
     "sklearn_ser.reports",
     "sklearn_ser.paper",
+    "sklearn_ser.persistence",
 ]
 
 def public_names(module_name):

@@ -275,6 +275,16 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
                 self._random_state_between_epochs = torch.get_rng_state()
         self.n_epochs_ = len(self.net_.history)
 
+    def _restore_network(self, classes, n_features_in, module_state):
+        """Rebuild the trained network from saved weights (see :mod:`sklearn_ser.persistence`)."""
+        self._validate_params()
+        self.classes_ = classes
+        self.n_features_in_ = n_features_in
+        with torch.random.fork_rng(devices=[]):
+            self.net_ = self._build_net(None, np.arange(len(classes))).initialize()
+        self.net_.module_.load_state_dict(module_state)
+        self.n_epochs_ = 0
+
     def _end_training(self):
         """Drop the training data and random state kept between epochs."""
         del self._training_data, self._random_state_between_epochs
