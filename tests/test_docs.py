@@ -30,6 +30,7 @@ MODULES = [
     "sklearn_ser.persistence",
 ]
 
+
 def public_names(module_name):
     return list(importlib.import_module(module_name).__all__)
 
