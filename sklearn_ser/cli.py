@@ -289,7 +289,11 @@ def build_parser():
         help="journal:PATH (several processes on one machine), or a database URL such as sqlite:///f.db or "
         "postgresql://user:password@host/db (many machines); default: in memory, this process only",
     )
-    search.add_argument("--study", default=None, help="study name; workers with the same storage and name share it")
+    search.add_argument(
+        "--study",
+        default=None,
+        help="study name (required with --storage); workers with the same storage and name share it",
+    )
     search.add_argument("--n-trials", type=int, default=20, help="finished trials the study should hold (default: 20)")
     search.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
     search.add_argument(
@@ -315,7 +319,9 @@ def build_parser():
         help="features are cached in its 'features' folder (default: $SKLEARN_SER_CACHE or ~/.cache/sklearn-ser)",
     )
     search.add_argument("--set", action="append", metavar="KEY=VALUE", help="a recipe option or step parameter")
-    search.add_argument("--plots", default=None, help="folder for the figure of the search (history, importances)")
+    search.add_argument(
+        "--plots", default=None, help="folder for the figures of the search (history, importances, learning curves)"
+    )
     search.add_argument(
         "--out", default=None, help="refit the best parameters on the whole corpus and save the pipeline here"
     )

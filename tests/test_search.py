@@ -218,7 +218,8 @@ def test_tuple_choices_survive_a_stored_study(tmp_path):
     pipe = make_pipeline(SequencePooling(), MLPClassifier(max_iter=20, random_state=0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna warns that tuples are stored as lists
-        search = OptunaSearch(pipe, space, n_trials=2, cv=2, storage=f"journal:{tmp_path / 'log'}").fit(X, y)
+        search = OptunaSearch(pipe, space, n_trials=2, cv=2, storage=f"journal:{tmp_path / 'log'}", study_name="t")
+        search.fit(X, y)
     assert search.best_params_["mlpclassifier__hidden_layer_sizes"] in [(4,), (4, 2)]
 
 
@@ -325,3 +326,9 @@ def test_default_pruner_waits_half_an_lstms_epochs():
     for estimator, warmup in [(LSTMClassifier(max_epochs=20), 10), (pooled_svm(), 1)]:
         pruner = _default_pruner(estimator)
         assert isinstance(pruner, optuna.pruners.MedianPruner) and pruner._n_warmup_steps == warmup
+
+
+def test_a_stored_study_needs_a_name(tmp_path):
+    X, y = gaussian_sequences(n=20)
+    with pytest.raises(ValueError, match="study_name is required"):
+        OptunaSearch(pooled_svm(), svm_space, n_trials=1, cv=2, storage=f"journal:{tmp_path / 'log'}").fit(X, y)

@@ -41,7 +41,8 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     worse than earlier ones at the same point:
 
     * for an :class:`~sklearn_ser.models.LSTMClassifier` (alone or last in a
-      pipeline, without early stopping) the cross-validated learning curve:
+      pipeline, without early stopping or callbacks of its own) the
+      cross-validated learning curve:
       the folds' LSTMs are trained in step, one epoch each in turn, and after
       every epoch their accuracy on their folds' test parts, averaged over
       the folds, is reported (the folds' features are all held at once);
@@ -92,8 +93,10 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         (``sqlite:///f.db``, ``postgresql://...``) for many machines. See
         :func:`make_storage`.
     study_name : str or None, default=None
-        Name of the study in ``storage``; an existing study of that name is
-        loaded and continued. None lets Optuna name a new study.
+        Name of the study in ``storage`` (required with a storage); an
+        existing study of that name is loaded and continued, so a study
+        name serves one search: in a nested cross-validation every outer fold
+        would continue the same study. None names a new in-memory study.
     refit : bool, default=True
         Refit the estimator with the best parameters on all the data, as
         ``best_estimator_``, used by :meth:`predict`.
@@ -240,6 +243,10 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         import optuna
 
         self._validate_params()
+        if self.storage is not None and self.study_name is None:
+            raise ValueError("study_name is required with a storage, so that reruns and other workers find the study.")
+        for attribute in ("best_estimator_", "refit_time_"):
+            self.__dict__.pop(attribute, None)
         check_classification_targets(y)
         y = np.asarray(y)
         if len(y) != len(X):
@@ -464,7 +471,7 @@ def _default_pruner(estimator):
 
 def _prunable_by_epoch(estimator):
     lstm = _final_lstm(estimator)
-    return lstm is not None and not lstm.early_stopping
+    return lstm is not None and not lstm.early_stopping and not lstm.callbacks
 
 
 def _consumed(estimator, method, metadata, indices=None):

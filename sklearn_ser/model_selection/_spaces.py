@@ -104,8 +104,8 @@ class DefaultSearchSpace:
 
     Attributes
     ----------
-    steps : list of tuple (str, type)
-        Parameter prefix and type of every searched step.
+    steps : list of tuple (str, str)
+        Parameter prefix and type name of every searched step.
 
     Examples
     --------

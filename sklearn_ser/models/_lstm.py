@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -243,8 +244,9 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         With :meth:`_train_epochs` and :meth:`_end_training`, this trains a
         model a few epochs at a time (several models in turn, as
         :class:`~sklearn_ser.model_selection.OptunaSearch` does with the
-        folds of a trial), with the same result as :meth:`fit` (but for
-        early stopping, whose patience restarts with every call).
+        folds of a trial), with the same result as :meth:`fit` when there
+        are no callbacks but the built-in ones (skorch starts every call with
+        ``on_train_begin``, which resets early stopping and schedulers).
         """
         self._validate_params()
         sequences, y_encoded = self._check_training_data(X, y)
@@ -382,7 +384,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             callbacks.append(
                 ("early_stopping", EarlyStopping(monitor="valid_loss", patience=self.n_iter_no_change, load_best=True))
             )
-        callbacks.extend(self.callbacks or [])
+        callbacks.extend(copy.deepcopy(self.callbacks or []))  # skorch initializes them in place
         optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
         return NeuralNetClassifier(
             LSTMNetwork,
