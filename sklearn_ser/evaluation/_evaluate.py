@@ -23,6 +23,7 @@ from sklearn.metrics import (
 )
 from sklearn.utils.metadata_routing import get_routing_for_object
 
+from .._routing import consumed
 from ..model_selection import protocol_split
 
 DEFAULT_SCORING = ("accuracy", "balanced_accuracy", "f1_macro")
@@ -279,9 +280,8 @@ def compare(
 
 def _fit_and_predict(estimator, X, y, train, test, metadata):
     with sklearn.config_context(enable_metadata_routing=True):
-        routing = get_routing_for_object(estimator)
-        fit_params = {k: v[train] for k, v in metadata.items() if v is not None and routing.consumes("fit", [k])}
-        predict_params = {k: v[test] for k, v in metadata.items() if v is not None and routing.consumes("predict", [k])}
+        fit_params = consumed(estimator, "fit", metadata, train)
+        predict_params = consumed(estimator, "predict", metadata, test)
         start = time.perf_counter()
         estimator.fit(X[train], y[train], **fit_params)
         seconds = time.perf_counter() - start

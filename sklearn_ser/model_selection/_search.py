@@ -23,6 +23,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from .._routing import consumed
 from ..models import LSTMClassifier
 from ._spaces import DefaultSearchSpace
 from ._storage import in_memory_copy, make_storage
@@ -474,25 +475,16 @@ def _prunable_by_epoch(estimator):
     return lstm is not None and not lstm.early_stopping and not lstm.callbacks
 
 
-def _consumed(estimator, method, metadata, indices=None):
-    routing = get_routing_for_object(estimator)
-    return {
-        key: value if indices is None else value[indices]
-        for key, value in metadata.items()
-        if routing.consumes(method, [key])
-    }
-
-
 def _fit(estimator, X, y, metadata):
     with sklearn.config_context(enable_metadata_routing=True):
-        return estimator.fit(X, y, **_consumed(estimator, "fit", metadata))
+        return estimator.fit(X, y, **consumed(estimator, "fit", metadata))
 
 
 def _with_metadata(bound_method, estimator, method):
     def call(X, **params):
         with sklearn.config_context(enable_metadata_routing=True):
             params = {key: np.asarray(value) for key, value in params.items() if value is not None}
-            return bound_method(X, **_consumed(estimator, method, params))
+            return bound_method(X, **consumed(estimator, method, params))
 
     return call
 
@@ -504,9 +496,9 @@ def _cross_validate_by_fold(estimator, X, y, folds, metadata, scorer, trial):
     scores = []
     with sklearn.config_context(enable_metadata_routing=True):
         for fold, (train, test) in enumerate(folds):
-            fit_params = _consumed(estimator, "fit", metadata, train)
+            fit_params = consumed(estimator, "fit", metadata, train)
             fitted = clone(estimator).fit(_safe_indexing(X, train), y[train], **fit_params)
-            predicting = _PredictingWith(fitted, _consumed(fitted, "predict", metadata, test))
+            predicting = _PredictingWith(fitted, consumed(fitted, "predict", metadata, test))
             scores.append(scorer(predicting, _safe_indexing(X, test), y[test]))
             trial.report(float(np.mean(scores)), step=fold)
             if trial.should_prune():
@@ -545,9 +537,9 @@ def _start_fold(estimator, X, y, train, test, metadata):
     with sklearn.config_context(enable_metadata_routing=True):
         if isinstance(estimator, Pipeline):
             head = estimator[:-1]
-            X_train = head.fit_transform(X_train, y[train], **_consumed(head, "fit", metadata, train))
-            X_test = head.transform(X_test, **_consumed(head, "transform", metadata, test))
-        lstm_params = _consumed(lstm, "fit", metadata, train)
+            X_train = head.fit_transform(X_train, y[train], **consumed(head, "fit", metadata, train))
+            X_test = head.transform(X_test, **consumed(head, "transform", metadata, test))
+        lstm_params = consumed(lstm, "fit", metadata, train)
     lstm._start_training(X_train, y[train], validation_data=(X_test, y[test]), **lstm_params)
     return lstm, X_test, y[test]
 
