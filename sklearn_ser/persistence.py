@@ -20,6 +20,8 @@ before it :class:`~sklearn_ser.features.MelSpectrogram`,
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -31,7 +33,7 @@ from .models import LSTMClassifier
 __all__ = ["load_weights", "save_weights"]
 
 FORMAT = "sklearn-ser-weights"
-VERSION = 1
+VERSION = 2
 STEPS_WITH_ARRAY_STATE = (
     MelSpectrogram,
     MFCC,
@@ -121,6 +123,8 @@ def load_weights(pipeline, path):
         raise ValueError(f"Cannot read '{path}' as a weights file (only tensors and plain values load): {exc}") from exc
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise ValueError(f"'{path}' is not a file written by sklearn_ser.persistence.save_weights.")
+    if saved.get("version") == 1:
+        _upgrade_from_version_1(saved)
     steps = dict(_named_steps(pipeline))
     if list(steps) != list(saved["steps"]):
         raise ValueError(f"'{path}' holds the steps {list(saved['steps'])}, the pipeline has {list(steps)}.")
@@ -172,11 +176,7 @@ def _state_of(name, step):
         labels = step.classes_.tolist()
         if not all(isinstance(label, _PLAIN) for label in labels):
             raise TypeError(f"Step {name!r}: labels must be strings, numbers or bools to be saved as weights.")
-        return {
-            "classes": labels,
-            "n_features_in": int(step.n_features_in_),
-            "module": {key: value.cpu() for key, value in step.net_.module_.state_dict().items()},
-        }
+        return step.get_network_state()
     state = {}
     for key, value in vars(step).items():
         if not key.endswith("_") or key.startswith("_"):
@@ -190,11 +190,27 @@ def _state_of(name, step):
     return state
 
 
+def _upgrade_from_version_1(saved):
+    """Version 1 held the LSTM as one ``nn.LSTM``; version 2 has one per layer and direction."""
+    pattern = re.compile(r"^lstm\.(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$")
+    for entry in saved["steps"].values():
+        if entry["type"] != LSTMClassifier.__name__:
+            continue
+        module = {}
+        for key, value in entry["state"]["module"].items():
+            match = pattern.match(key)
+            if match:
+                kind, gate, layer, reverse = match.groups()
+                key = f"lstm.{'backward' if reverse else 'forward'}_layers.{layer}.{kind}_{gate}_l0"
+            module[key] = value
+        entry["state"]["module"] = module
+
+
 def _restore(step, state):
     import torch
 
     if isinstance(step, LSTMClassifier):
-        step._restore_network(np.asarray(state["classes"]), state["n_features_in"], state["module"])
+        step.set_network_state(state)
         return
     for key, value in state.items():
         if isinstance(value, torch.Tensor):

@@ -55,3 +55,28 @@ def test_unsupported_or_unfitted_pipelines_are_refused(tmp_path):
         save_weights(get_recipe("svm-mfcc"), tmp_path / "model.pt")
     with pytest.raises(NotFittedError):
         save_weights(get_recipe("paper-proposed"), tmp_path / "model.pt")
+
+
+def test_a_file_of_the_first_version_loads_into_the_per_direction_lstm(tmp_path):
+    from sklearn_ser.models import LSTMClassifier
+
+    rng = np.random.default_rng(0)
+    X = [rng.normal(loc=label, size=(int(rng.integers(4, 12)), 3)).astype("float32") for label in [0, 1] * 10]
+    y = ["calm", "angry"] * 10
+    params = dict(hidden_size=4, num_layers=2, bidirectional=True, max_epochs=2, random_state=0)
+    fitted = LSTMClassifier(**params).fit(X, y)
+    save_weights(fitted, tmp_path / "v2.pt")
+    saved = torch.load(tmp_path / "v2.pt", weights_only=True)
+    module = saved["steps"]["model"]["state"]["module"]
+    renamed = {}
+    for key, value in module.items():  # the single nn.LSTM of version 1: weight_ih_l1_reverse, ...
+        parts = key.split(".")
+        if parts[1] in ("forward_layers", "backward_layers"):
+            suffix = "_reverse" if parts[1] == "backward_layers" else ""
+            key = f"lstm.{parts[3][:-3]}_l{parts[2]}{suffix}"
+        renamed[key] = value
+    assert "lstm.weight_hh_l1_reverse" in renamed
+    saved["version"], saved["steps"]["model"]["state"]["module"] = 1, renamed
+    torch.save(saved, tmp_path / "v1.pt")
+    loaded = load_weights(LSTMClassifier(**params), tmp_path / "v1.pt")
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))

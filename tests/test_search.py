@@ -5,9 +5,9 @@ import numpy as np
 import optuna
 import pytest
 import sklearn
-from sklearn.base import clone, is_classifier
+from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import (
     GroupKFold,
     LeaveOneGroupOut,
@@ -17,7 +17,7 @@ from sklearn.model_selection import (
     cross_validate,
 )
 from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
@@ -106,13 +106,68 @@ def test_epoch_scores_are_the_cross_validated_learning_curve():
     assert trial.user_attrs["fold_scores"] == pytest.approx(scores)
 
 
-def test_early_stopping_lstms_report_after_every_fold():
+def test_early_stopping_lstms_report_every_epoch_and_never_stop_on_the_test_fold():
     X, y = gaussian_sequences(n=30)
     lstm = LSTMClassifier(
-        hidden_size=8, max_epochs=3, batch_size=8, early_stopping=True, validation_fraction=0.3, random_state=0
+        hidden_size=8, max_epochs=5, batch_size=8, early_stopping=True, validation_fraction=0.3, random_state=0
     )
-    search = OptunaSearch(lstm, lambda trial: {}, n_trials=1, cv=3, refit=False).fit(X, y)
-    assert sorted(search.study_.trials[0].intermediate_values) == [0, 1, 2]
+    folds = list(StratifiedKFold(2).split(X, y))
+    search = OptunaSearch(lstm, lambda trial: {}, n_trials=1, cv=folds, refit=False).fit(X, y)
+    trial = search.study_.trials[0]
+    assert sorted(trial.intermediate_values) == list(range(5))
+    alone = [clone(lstm).fit([X[i] for i in train], y[train]).score([X[i] for i in test], y[test]) for train, test in folds]
+    assert trial.user_attrs["fold_scores"] == pytest.approx(alone)
+
+
+@pytest.mark.parametrize("wrap", [lambda lstm: lstm, lambda lstm: Pipeline([("lstm", lstm)])], ids=["bare", "pipeline"])
+def test_a_classifier_without_feature_steps_is_pruned_by_epoch(wrap):
+    X, y = gaussian_sequences(n=30)
+    estimator = wrap(LSTMClassifier(hidden_size=4, max_epochs=3, batch_size=8, random_state=0))
+    search = OptunaSearch(estimator, lambda trial: {}, n_trials=1, cv=3, scoring="balanced_accuracy").fit(X, y)
+    trial = search.study_.trials[0]
+    assert trial.state == optuna.trial.TrialState.COMPLETE and sorted(trial.intermediate_values) == [0, 1, 2]
+    assert trial.intermediate_values[2] == pytest.approx(trial.value)
+    assert search.predict(X[:3]).shape == (3,)
+
+
+class EpochwiseLogistic(ClassifierMixin, BaseEstimator):
+    """A linear classifier of 2-D features trained by SGD, one pass per epoch: the protocol, not an LSTM."""
+
+    def __init__(self, max_epochs=3):
+        self.max_epochs = max_epochs
+
+    def start_training(self, X, y):
+        self.classes_ = np.unique(y)
+        self.sgd_ = SGDClassifier(loss="log_loss", random_state=0)
+        self._data = (np.asarray(X), np.asarray(y))
+        self.epochs_ = 0
+        return self
+
+    def train_epochs(self, n_epochs=1):
+        for _ in range(n_epochs):
+            self.sgd_.partial_fit(*self._data, classes=self.classes_)
+            self.epochs_ += 1
+        return self
+
+    def end_training(self):
+        del self._data
+        return self
+
+    def fit(self, X, y):
+        return self.start_training(X, y).train_epochs(self.max_epochs).end_training()
+
+    def predict(self, X):
+        return self.sgd_.predict(X)
+
+
+def test_any_epochwise_classifier_is_pruned_by_epoch():
+    rng = np.random.default_rng(0)
+    y = np.repeat(["a", "b"], 20)
+    X = rng.normal(size=(40, 3)) + (y == "a")[:, None]
+    estimator = make_pipeline(StandardScaler(), EpochwiseLogistic(max_epochs=4))
+    search = OptunaSearch(estimator, lambda trial: {}, n_trials=1, cv=2).fit(X, y)
+    assert sorted(search.study_.trials[0].intermediate_values) == [0, 1, 2, 3]
+    assert search.best_estimator_[-1].epochs_ == 4
 
 
 def test_other_estimators_report_the_running_mean_after_every_fold():

@@ -24,11 +24,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from .._routing import consumed
-from ..models import LSTMClassifier
+from ..models import EpochwiseClassifier
 from ._spaces import DefaultSearchSpace
 from ._storage import in_memory_copy, make_storage
 
-PRUNING_MONITOR = "valid_acc"
 _PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
 
 
@@ -41,12 +40,14 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     reports the scores to the trial, so that the pruner stops trials that do
     worse than earlier ones at the same point:
 
-    * for an :class:`~sklearn_ser.models.LSTMClassifier` (alone or last in a
-      pipeline, without early stopping or callbacks of its own) the
-      cross-validated learning curve:
-      the folds' LSTMs are trained in step, one epoch each in turn, and after
-      every epoch their accuracy on their folds' test parts, averaged over
-      the folds, is reported (the folds' features are all held at once);
+    * for a classifier that trains epoch by epoch
+      (:class:`~sklearn_ser.models.EpochwiseClassifier`, such as
+      :class:`~sklearn_ser.models.LSTMClassifier`), alone or last in a
+      pipeline, the cross-validated learning curve: the folds' classifiers
+      are trained in step, one epoch each in turn, and after every epoch
+      their ``scoring`` on their folds' test parts, averaged over the folds,
+      is reported (the folds' features are all held at once; the test parts
+      are scored, never trained or early-stopped on);
     * for any other estimator the mean score of the folds done so far, after
       every fold.
 
@@ -83,7 +84,7 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     sampler : optuna.samplers.BaseSampler or None, default=None
         None is a TPE sampler seeded with ``random_state``.
     pruner : optuna.pruners.BasePruner or None, default=None
-        None is a median pruner after 5 trials: for an LSTM from half its
+        None is a median pruner after 5 trials: for an epoch-wise classifier from half its
         ``max_epochs`` on (pruning from the 3rd epoch of 20 dropped the best
         architecture in one of two measured searches; see
         ``docs/benchmarks.md``), otherwise from the second fold on.
@@ -400,7 +401,7 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             raise TypeError(f"search_space must return a dict of parameters, got {type(params).__name__}.")
         estimator = clone(self.estimator).set_params(**params)
         try:
-            if _prunable_by_epoch(estimator):
+            if _epochwise_final(estimator) is not None:
                 scores = _cross_validate_by_epoch(estimator, X, y, folds, metadata, scorer, trial)
             else:
                 scores = _cross_validate_by_fold(estimator, X, y, folds, metadata, scorer, trial)
@@ -457,22 +458,18 @@ def _optuna_verbosity(verbose):
         optuna.logging.set_verbosity(previous)
 
 
-def _final_lstm(estimator):
-    """The LSTMClassifier that ``estimator`` is or ends with, else None."""
+def _epochwise_final(estimator):
+    """The :class:`~sklearn_ser.models.EpochwiseClassifier` that ``estimator`` is or ends with, else None."""
     final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
-    return final if isinstance(final, LSTMClassifier) else None
+    return final if isinstance(final, EpochwiseClassifier) else None
 
 
 def _default_pruner(estimator):
     import optuna
 
-    warmup = _final_lstm(estimator).max_epochs // 2 if _prunable_by_epoch(estimator) else 1
+    final = _epochwise_final(estimator)
+    warmup = final.max_epochs // 2 if final is not None else 1
     return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(warmup, 1))
-
-
-def _prunable_by_epoch(estimator):
-    lstm = _final_lstm(estimator)
-    return lstm is not None and not lstm.early_stopping and not lstm.callbacks
 
 
 def _fit(estimator, X, y, metadata):
@@ -507,41 +504,44 @@ def _cross_validate_by_fold(estimator, X, y, folds, metadata, scorer, trial):
 
 
 def _cross_validate_by_epoch(estimator, X, y, folds, metadata, scorer, trial):
-    """Score of each fold of a pipeline ending in an LSTM, trained epoch by epoch in step.
+    """Score of each fold of an estimator ending in an epoch-wise classifier, trained epoch by epoch in step.
 
     Every fold's features are computed first; then each epoch trains every
-    fold's LSTM once and reports the validation accuracy (on each fold's test
-    part) averaged over the folds: the cross-validated learning curve,
-    which the pruner compares with other trials' at the same epoch.
+    fold's classifier once, scores it on the fold's test part and reports
+    the score averaged over the folds: the cross-validated learning curve,
+    which the pruner compares with other trials' at the same epoch. The
+    test parts are only scored, never seen by training (early stopping
+    still holds out part of the training data).
     """
     import optuna
 
-    models = [_start_fold(clone(estimator), X, y, train, test, metadata) for train, test in folds]
-    for epoch in range(_final_lstm(estimator).max_epochs):
-        for lstm, _, _ in models:
-            lstm._train_epochs(1)
-        trial.report(float(np.mean([lstm.history_[-1, PRUNING_MONITOR] for lstm, _, _ in models])), step=epoch)
+    folds = [_start_fold(clone(estimator), X, y, train, test, metadata) for train, test in folds]
+    scores = []
+    for epoch in range(_epochwise_final(estimator).max_epochs):
+        scores = []
+        for classifier, X_test, y_test in folds:
+            classifier.train_epochs(1)
+            scores.append(scorer(classifier, X_test, y_test))
+        trial.report(float(np.mean(scores)), step=epoch)
         if trial.should_prune():
             raise optuna.TrialPruned(f"Pruned after epoch {epoch + 1}.")
-    scores = []
-    for lstm, X_test, y_test in models:
-        lstm._end_training()
-        scores.append(scorer(lstm, X_test, y_test))
-    return scores
+    for classifier, _, _ in folds:
+        classifier.end_training()
+    return [scorer(classifier, X_test, y_test) for classifier, X_test, y_test in folds]
 
 
 def _start_fold(estimator, X, y, train, test, metadata):
-    """The fold's untrained final LSTM, ready to train, with the fold's test features and labels."""
+    """The fold's untrained final classifier, ready to train, with the fold's test features and labels."""
     X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
-    lstm = _final_lstm(estimator)
+    final = _epochwise_final(estimator)
     with sklearn.config_context(enable_metadata_routing=True):
-        if isinstance(estimator, Pipeline):
+        if isinstance(estimator, Pipeline) and len(estimator) > 1:
             head = estimator[:-1]
             X_train = head.fit_transform(X_train, y[train], **consumed(head, "fit", metadata, train))
             X_test = head.transform(X_test, **consumed(head, "transform", metadata, test))
-        lstm_params = consumed(lstm, "fit", metadata, train)
-    lstm._start_training(X_train, y[train], validation_data=(X_test, y[test]), **lstm_params)
-    return lstm, X_test, y[test]
+        final_params = consumed(final, "fit", metadata, train)
+    final.start_training(X_train, y[train], **final_params)
+    return final, X_test, y[test]
 
 
 def _estimator_has(method):

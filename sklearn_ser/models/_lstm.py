@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,8 +18,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._device import resolve_device
+from .._interrupts import recording_interrupts
 from ..features._base import check_sequences, record_feature_names
-from ._data import RandomStateNeutralLoader, SequenceDataset, pad_batch
+from ._data import LengthBucketedBatches, SequenceData
 from ._network import POOLINGS, LSTMNetwork
 
 OPTIMIZERS = {
@@ -33,11 +35,15 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
     """LSTM classifier over feature sequences, trained with skorch.
 
     Takes the output of the feature transformers directly, e.g.
-    ``Pipeline([MelSpectrogram(), DeltaStack(), LSTMClassifier()])``:
-    utterances of any length are padded per batch and packed, so padding
-    never reaches the LSTM or the pooling. Labels may be any hashable
-    values; ``predict`` returns them and ``predict_proba`` has one column per
-    entry of ``classes_``.
+    ``Pipeline([MelSpectrogram(), DeltaStack(), LSTMClassifier()])``.
+    Labels may be any hashable values; ``predict`` returns them and
+    ``predict_proba`` has one column per entry of ``classes_``.
+
+    Utterances of any length are batched with others of similar length and
+    padded, on the training device: the features are copied there once (see
+    Notes), and batches are cut from them there. The network reads each
+    utterance as if it were alone (:class:`~sklearn_ser.models.LSTMNetwork`),
+    so padding never changes a result.
 
     Parameters
     ----------
@@ -90,6 +96,11 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
     device : str, default="auto"
         ``"auto"`` trains on CUDA when a GPU is available, else on the CPU;
         or any torch device string.
+    warm_start : bool, default=False
+        Continue training from the network, optimizer state and history of
+        the previous :meth:`fit` instead of starting anew (the labels must
+        be the same). A saved model keeps its optimizer state only when
+        this is True, so that it can continue training after loading.
     callbacks : list or None, default=None
         Extra skorch callbacks, as instances or ``(name, callback)`` pairs,
         run after the built-in ones (training accuracy, early stopping):
@@ -120,8 +131,21 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    A model fitted on a GPU loads on a CPU-only machine: skorch maps the
-    tensors to the CPU when unpickling (with a ``DeviceWarning``).
+    Training data live on the training device when they take at most half
+    of its free memory (:data:`~sklearn_ser.models._data.DEVICE_MEMORY_SHARE`);
+    otherwise they stay in pinned host memory and each batch is copied with
+    a non-blocking transfer. Batches group utterances of similar length
+    (lengths jittered by up to 10% and batches shuffled every epoch, so
+    epochs differ); the training accuracy of an epoch is that of its
+    training batches' own outputs.
+
+    Ctrl-C stops :meth:`fit` with ``KeyboardInterrupt`` and leaves the
+    classifier unfitted.
+
+    A pickled model holds contiguous CPU copies of the weights, the history
+    and, with ``warm_start=True`` only, the optimizer state. A model fitted
+    on a GPU loads on a CPU-only machine (with a warning when ``device``
+    names CUDA).
 
     Examples
     --------
@@ -158,6 +182,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
+        "warm_start": ["boolean"],
         "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -183,6 +208,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         validation_fraction=0.1,
         n_iter_no_change=5,
         device="auto",
+        warm_start=False,
         callbacks=None,
         random_state=None,
         verbose=0,
@@ -204,6 +230,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.device = device
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
@@ -232,64 +259,148 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        KeyboardInterrupt
+            On Ctrl-C. Training stops and the classifier is left unfitted, so
+            that a half-trained model is never taken for a finished one.
+            (Callbacks that stop training by raising ``KeyboardInterrupt``,
+            as skorch's do, end it normally.)
         """
-        self._start_training(X, y, groups=groups, validation_data=validation_data)
-        self._train_epochs(self.max_epochs)
-        self._end_training()
+        try:
+            self.start_training(X, y, groups=groups, validation_data=validation_data)
+            self.train_epochs(self.max_epochs)
+            self.end_training()
+        except BaseException:
+            self._forget_fit()
+            raise
         return self
 
-    def _start_training(self, X, y, groups=None, validation_data=None):
-        """Check the data and build the initialized net, without training it.
+    def start_training(self, X, y, groups=None, validation_data=None):
+        """Check the data and build the initialized network, without training it.
 
-        With :meth:`_train_epochs` and :meth:`_end_training`, this trains a
-        model a few epochs at a time (several models in turn, as
-        :class:`~sklearn_ser.model_selection.OptunaSearch` does with the
-        folds of a trial), with the same result as :meth:`fit` when there
-        are no callbacks but the built-in ones (skorch starts every call with
-        ``on_train_begin``, which resets early stopping and schedulers).
+        With :meth:`train_epochs` and :meth:`end_training`, this trains the
+        model a few epochs at a time, with the same result as :meth:`fit`
+        (which is these three calls): the epoch-wise training protocol of
+        :class:`~sklearn_ser.models.EpochwiseClassifier`, which
+        :class:`~sklearn_ser.model_selection.OptunaSearch` uses to prune
+        trials on their learning curves. Between the calls the classifier
+        predicts with the weights trained so far.
+
+        Parameters
+        ----------
+        X, y, groups, validation_data
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self : object
         """
         self._validate_params()
+        previous = self._previous_training(y)
         sequences, y_encoded = self._check_training_data(X, y)
         record_feature_names(self, X)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        device = resolve_device(self.device)
         if validation_data is None:
             train, valid = self._validation_split(y_encoded, groups, seed)
-            valid_dataset = None if valid is None else SequenceDataset([sequences[i] for i in valid], y_encoded[valid])
+            valid_data = None if valid is None else self._data([sequences[i] for i in valid], y_encoded[valid], device)
         else:
-            train, valid_dataset = np.arange(len(sequences)), self._validation_dataset(validation_data)
-        self._training_data = (SequenceDataset([sequences[i] for i in train], y_encoded[train]), y_encoded[train])
-        seeded = self.random_state is not None
-        with torch.random.fork_rng(devices=[], enabled=seeded):
-            if seeded:
-                torch.manual_seed(seed)
-            self.net_ = self._build_net(valid_dataset, y_encoded[train]).initialize()
-            self._random_state_between_epochs = torch.get_rng_state() if seeded else None
-        self.n_epochs_ = 0
+            train, valid_data = np.arange(len(sequences)), self._validation_data(validation_data, device)
+        train_data = self._data([sequences[i] for i in train], y_encoded[train], device)
+        generator = _Generator(seed if self.random_state is not None else None, device)
+        with generator.active():
+            net = self._build_net(valid_data is not None, self._class_weight_tensor(y_encoded[train]), device)
+            net.initialize()
+            if previous is not None:
+                _continue_from(net, previous)
+            net.check_training_readiness()
+            net.notify("on_train_begin", X=train_data, y=None)
+        self.net_ = net
+        self._training = _TrainingRun(net, train_data, valid_data, generator)
+        self.n_epochs_ = len(net.history)
+        return self
 
-    def _train_epochs(self, n_epochs):
-        """Train ``n_epochs`` more epochs, drawing random numbers where the last call stopped."""
-        state = self._random_state_between_epochs
-        with torch.random.fork_rng(devices=[], enabled=state is not None):
-            if state is not None:
-                torch.set_rng_state(state)
-            self.net_.partial_fit(*self._training_data, epochs=n_epochs)
-            if state is not None:
-                self._random_state_between_epochs = torch.get_rng_state()
+    def train_epochs(self, n_epochs=1):
+        """Train ``n_epochs`` more epochs (fewer when a callback stops training).
+
+        Parameters
+        ----------
+        n_epochs : int, default=1
+            Epochs to train.
+
+        Returns
+        -------
+        self : object
+
+        Raises
+        ------
+        KeyboardInterrupt
+            On Ctrl-C, after the interrupted batch.
+        """
+        run = self._training_run()
+        run.train(n_epochs)
         self.n_epochs_ = len(self.net_.history)
+        return self
 
-    def _restore_network(self, classes, n_features_in, module_state):
-        """Rebuild the trained network from saved weights (see :mod:`sklearn_ser.persistence`)."""
+    def end_training(self):
+        """Finish training (callbacks' ``on_train_end``) and drop the training data.
+
+        Returns
+        -------
+        self : object
+        """
+        run = self._training_run()
+        with run.generator.active():
+            self.net_.notify("on_train_end", X=run.train_data, y=None)
+        del self._training
+        return self
+
+    def get_network_state(self):
+        """The trained network as plain values and contiguous CPU tensors.
+
+        Returns
+        -------
+        state : dict
+            ``classes`` (list of labels), ``n_features_in`` (int) and
+            ``module``, the network's ``state_dict`` with every tensor copied
+            to its own contiguous CPU storage (not a view of the flat weight
+            buffer cuDNN keeps on a GPU).
+        """
+        check_is_fitted(self)
+        return {
+            "classes": self.classes_.tolist(),
+            "n_features_in": int(self.n_features_in_),
+            "module": _contiguous_cpu(self.net_.module_.state_dict()),
+        }
+
+    def set_network_state(self, state):
+        """Make this classifier the trained network of :meth:`get_network_state`.
+
+        The network is built from this classifier's parameters, so these must
+        describe the same architecture as the one saved.
+
+        Parameters
+        ----------
+        state : dict
+            As returned by :meth:`get_network_state`.
+
+        Returns
+        -------
+        self : object
+        """
         self._validate_params()
-        self.classes_ = classes
-        self.n_features_in_ = n_features_in
+        self.classes_ = np.asarray(state["classes"])
+        self.n_features_in_ = int(state["n_features_in"])
+        device = resolve_device(self.device, fallback=True)
+        net = self._build_net(False, None, device)
         with torch.random.fork_rng(devices=[]):
-            self.net_ = self._build_net(None, np.arange(len(classes))).initialize()
-        self.net_.module_.load_state_dict(module_state)
-        self.n_epochs_ = 0
-
-    def _end_training(self):
-        """Drop the training data and random state kept between epochs."""
-        del self._training_data, self._random_state_between_epochs
+            net.initialize()
+        net.module_.load_state_dict(state["module"])
+        self.net_ = net
+        self.n_epochs_ = len(net.history)
+        return self
 
     @property
     def history_(self):
@@ -310,7 +421,10 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         sequences = check_sequences(X, n_features=self.n_features_in_)
-        return self.net_.predict_proba(SequenceDataset(sequences)).astype(np.float64)
+        data = self._data(sequences, None, self.net_.device)
+        proba = np.empty((len(sequences), len(self.classes_)))
+        proba[data.length_order()] = self.net_.predict_proba(data)
+        return proba
 
     def predict(self, X):
         """Most probable label of each utterance.
@@ -326,6 +440,58 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             Labels from ``classes_``.
         """
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_training", None)
+        net = state.pop("net_", None)
+        if net is not None:
+            state["_saved_net"] = {
+                "module": _contiguous_cpu(net.module_.state_dict()),
+                "criterion": _contiguous_cpu(net.criterion_.state_dict()),
+                "history": net.history,
+                "optimizer": _contiguous_cpu(net.optimizer_.state_dict()) if self.warm_start else None,
+            }
+        return state
+
+    def __setstate__(self, state):
+        saved = state.pop("_saved_net", None)
+        super().__setstate__(state)
+        if saved is not None:
+            self.set_network_state(
+                {"classes": self.classes_, "n_features_in": self.n_features_in_, "module": saved["module"]}
+            )
+            self.net_.criterion_.load_state_dict(saved["criterion"])
+            self.net_.history = saved["history"]
+            if saved["optimizer"] is not None:
+                self.net_.optimizer_.load_state_dict(saved["optimizer"])
+            self.n_epochs_ = len(self.net_.history)
+
+    def _training_run(self):
+        run = getattr(self, "_training", None)
+        if run is None:
+            raise RuntimeError("Call start_training before train_epochs or end_training.")
+        return run
+
+    def _previous_training(self, y):
+        """The fitted net to continue from with ``warm_start``, after checking it was trained on the same labels."""
+        if not self.warm_start or "net_" not in self.__dict__:
+            return None
+        previous = self.classes_
+        if not np.array_equal(previous, np.unique(y)):
+            raise ValueError(
+                f"warm_start continues a network trained on the labels {previous.tolist()}; "
+                f"y holds {np.unique(y).tolist()}. Fit a new classifier (warm_start=False) instead."
+            )
+        return self.net_
+
+    def _forget_fit(self):
+        for attribute in ("net_", "classes_", "n_features_in_", "feature_names_in_", "n_epochs_", "_training"):
+            self.__dict__.pop(attribute, None)
+
+    @staticmethod
+    def _data(sequences, y, device):
+        return SequenceData(sequences, y, device=device)
 
     def _check_training_data(self, X, y):
         sequences = check_sequences(X)
@@ -358,7 +524,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             splitter = ShuffleSplit(1, test_size=self.validation_fraction, random_state=seed)
         return next(splitter.split(indices, y, groups))
 
-    def _validation_dataset(self, validation_data):
+    def _validation_data(self, validation_data, device):
         X_val, y_val = validation_data
         sequences = check_sequences(X_val, n_features=self.n_features_in_)
         y_val = column_or_1d(y_val)
@@ -369,18 +535,15 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
                 + (f"; unknown labels {sorted(map(repr, unknown))}" if unknown else "")
                 + "."
             )
-        return SequenceDataset(sequences, np.searchsorted(self.classes_, y_val))
+        return self._data(sequences, np.searchsorted(self.classes_, y_val), device)
 
-    def _build_net(self, valid_dataset, y_train):
+    def _build_net(self, validated, class_weight, device):
+        """The skorch net; ``validated`` says whether a validation set is scored every epoch."""
         from skorch import NeuralNetClassifier
         from skorch.callbacks import EarlyStopping, EpochScoring
-        from skorch.helper import predefined_split
 
         callbacks = [("train_acc", EpochScoring("accuracy", on_train=True, name="train_acc", lower_is_better=False))]
-        train_split = None
-        if valid_dataset is not None:
-            train_split = predefined_split(valid_dataset)
-        if valid_dataset is not None and self.early_stopping:
+        if validated and self.early_stopping:
             callbacks.append(
                 ("early_stopping", EarlyStopping(monitor="valid_loss", patience=self.n_iter_no_change, load_best=True))
             )
@@ -398,20 +561,19 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             module__head=tuple(self.head),
             module__recurrent_bias=self.recurrent_bias,
             criterion=torch.nn.CrossEntropyLoss,
-            criterion__weight=self._class_weight_tensor(y_train),
+            criterion__weight=None if class_weight is None else class_weight.to(device),
             optimizer=optimizer,
             optimizer__weight_decay=self.weight_decay,
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
+            iterator_train=LengthBucketedBatches,
             iterator_train__shuffle=True,
-            iterator_train__collate_fn=pad_batch,
-            iterator_valid=RandomStateNeutralLoader,
-            iterator_valid__collate_fn=pad_batch,
-            train_split=train_split,
+            iterator_valid=LengthBucketedBatches,
+            train_split=None,
             callbacks=callbacks,
             classes=np.arange(len(self.classes_)),
-            device=str(resolve_device(self.device)),
+            device=str(device),
             verbose=self.verbose,
         )
 
@@ -425,3 +587,91 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"class_weight names labels not in y: {sorted(map(repr, unknown))}.")
         weights = compute_class_weight(class_weight, classes=self.classes_, y=self.classes_[y])
         return torch.as_tensor(weights, dtype=torch.float32)
+
+
+class _Generator:
+    """Torch's random state for one training run, kept between its epochs.
+
+    Seeded, the run draws from its own state (on the CPU and, when training
+    there, the CUDA device), and torch's global state is left as it was;
+    unseeded, the run draws from the global state.
+    """
+
+    def __init__(self, seed, device):
+        self.devices = []
+        if device.type == "cuda":
+            self.devices = [device.index if device.index is not None else torch.cuda.current_device()]
+        self.states = None
+        if seed is not None:
+            with torch.random.fork_rng(devices=self.devices):
+                torch.random.default_generator.manual_seed(seed)
+                for index in self.devices:
+                    torch.cuda.default_generators[index].manual_seed(seed)
+                self.states = self._capture()
+
+    @contextmanager
+    def active(self):
+        if self.states is None:
+            yield
+            return
+        with torch.random.fork_rng(devices=self.devices):
+            torch.set_rng_state(self.states[0])
+            for index, state in zip(self.devices, self.states[1:]):
+                torch.cuda.set_rng_state(state, index)
+            try:
+                yield
+            finally:
+                self.states = self._capture()
+
+    def _capture(self):
+        return [torch.get_rng_state(), *(torch.cuda.get_rng_state(index) for index in self.devices)]
+
+
+class _TrainingRun:
+    """What training keeps between epochs: the data, their iterators and the random state."""
+
+    def __init__(self, net, train_data, valid_data, generator):
+        self.net = net
+        self.train_data = train_data
+        self.generator = generator
+        self.epoch_data = {"dataset_train": train_data, "dataset_valid": valid_data}
+        self.iterator_train = net.get_iterator(train_data, training=True)
+        self.iterator_valid = None if valid_data is None else net.get_iterator(valid_data, training=False)
+        self.stopped = False
+
+    def train(self, n_epochs):
+        """skorch's epoch loop; a ``KeyboardInterrupt`` from a callback ends training, one from Ctrl-C propagates."""
+        net = self.net
+        with self.generator.active(), recording_interrupts() as interrupts:
+            for _ in range(n_epochs):
+                if self.stopped:
+                    return
+                try:
+                    net.notify("on_epoch_begin", **self.epoch_data)
+                    net.run_single_epoch(self.iterator_train, training=True, prefix="train", step_fn=net.train_step)
+                    net.run_single_epoch(
+                        self.iterator_valid, training=False, prefix="valid", step_fn=net.validation_step
+                    )
+                    net.notify("on_epoch_end", **self.epoch_data)
+                except KeyboardInterrupt:
+                    if interrupts.received:
+                        raise
+                    self.stopped = True
+
+
+def _continue_from(net, previous):
+    """Load the weights, optimizer state and history of the fitted net ``previous`` into ``net``."""
+    net.module_.load_state_dict(previous.module_.state_dict())
+    net.optimizer_.load_state_dict(previous.optimizer_.state_dict())
+    net.history = previous.history
+
+
+def _contiguous_cpu(state):
+    """A state dict whose tensors are CPU copies with storages of their own size."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().to("cpu", copy=True).contiguous()
+    if isinstance(state, dict):
+        return {key: _contiguous_cpu(value) for key, value in state.items()}
+    if isinstance(state, list):
+        return [_contiguous_cpu(value) for value in state]
+    return state

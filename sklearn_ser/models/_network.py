@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from ._recurrent import PaddedLSTM
 
 POOLINGS = ("last", "mean", "max", "attention")
 
 
 class LSTMNetwork(nn.Module):
-    """LSTM over padded sequences, pooled over time, then a dense head.
+    """LSTM over right-padded sequences, pooled over time, then a dense head.
+
+    The LSTM is a :class:`PaddedLSTM`: no output at a valid step, and
+    nothing pooled, depends on the padding, so an utterance gets the same
+    logits alone and in a batch with longer ones.
 
     Parameters
     ----------
@@ -56,19 +61,14 @@ class LSTMNetwork(nn.Module):
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
         self.pooling = pooling
-        self.lstm = nn.LSTM(
+        self.lstm = PaddedLSTM(
             n_features,
             hidden_size,
             num_layers=num_layers,
-            batch_first=True,
             bidirectional=bidirectional,
             dropout=dropout if num_layers > 1 else 0.0,
+            recurrent_bias=recurrent_bias,
         )
-        if not recurrent_bias:
-            for name, parameter in self.lstm.named_parameters():
-                if name.startswith("bias_hh"):
-                    nn.init.zeros_(parameter)
-                    parameter.requires_grad_(False)
         width = hidden_size * (2 if bidirectional else 1)
         if pooling == "attention":
             self.attention = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1, bias=False))
@@ -80,26 +80,24 @@ class LSTMNetwork(nn.Module):
         self.head = nn.Sequential(*layers)
 
     def forward(self, x, lengths):
-        """Logits of shape (batch, n_classes) for padded ``x`` (batch, time, features)."""
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        outputs, (hidden, _) = self.lstm(packed)
+        """Logits of shape (batch, n_classes) for right-padded ``x`` (batch, time, features)."""
+        lengths = lengths.to(x.device)
+        outputs, final = self.lstm(x, lengths)
         if self.pooling == "last":
-            directions = 2 if self.lstm.bidirectional else 1
-            pooled = torch.cat(list(hidden[-directions:]), dim=1)
+            pooled = final
         else:
-            padded, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])
-            mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]
-            pooled = self._pool(padded, mask)
+            mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
+            pooled = self._pool(outputs, mask)
         return self.head(pooled)
 
-    def _pool(self, padded, mask):
-        if self.pooling == "mean":
-            return (padded * mask[..., None]).sum(dim=1) / mask.sum(dim=1, keepdim=True)
+    def _pool(self, outputs, mask):
         if self.pooling == "max":
-            return padded.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
-        scores = self.attention(padded).squeeze(-1).masked_fill(~mask, float("-inf"))
-        weights = torch.softmax(scores, dim=1)
-        return (weights[..., None] * padded).sum(dim=1)
+            return outputs.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
+        outputs = outputs.masked_fill(~mask[..., None], 0.0)
+        if self.pooling == "mean":
+            return outputs.sum(dim=1) / mask.sum(dim=1, keepdim=True)
+        scores = self.attention(outputs).squeeze(-1).masked_fill(~mask, float("-inf"))
+        return (torch.softmax(scores, dim=1)[..., None] * outputs).sum(dim=1)
 
 
 def count_trainable_parameters(module):
