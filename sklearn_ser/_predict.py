@@ -13,6 +13,8 @@ import pandas as pd
 import soundfile
 from tqdm.auto import tqdm
 
+from ._files import dump_atomically
+
 AUDIO_SUFFIXES = frozenset(f".{extension.lower()}" for extension in soundfile.available_formats()) | {".wav"}
 PREDICT_CHUNK = 64
 
@@ -48,8 +50,7 @@ def fit_recipe(corpora, recipe, out, *, overrides=None, labels="original", out_s
     out_stream(f"Fitting {recipe!r} on {len(frame)} files of {' + '.join(corpora)} ({frame['label'].nunique()} labels)")
     start = time.perf_counter()
     pipeline.fit(frame["path"].to_numpy(dtype=object), frame["label"].to_numpy(dtype=object))
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(pipeline, out)
+    dump_atomically(pipeline, out)
     out_stream(f"Saved to {out} after {time.perf_counter() - start:.1f} s")
     return pipeline
 

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+INTERRUPTED = 130  # the shell's exit status for a command stopped by SIGINT
+
 
 def _demo(args):
     from ._demo import run_demo
@@ -128,10 +130,9 @@ def _search(args):
             print(f"Figure written to {save_figure(figure, Path(args.plots) / f'search_{name}.png')}")
             plt.close(figure)
     if args.out:
-        import joblib
+        from ._files import dump_atomically
 
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(search.best_estimator_, args.out)
+        dump_atomically(search.best_estimator_, args.out)
         print(f"Best pipeline, refitted on all {len(corpus)} files, saved to {args.out}")
 
 
@@ -352,6 +353,10 @@ def main(argv=None):
     except (ValueError, OSError) as exc:
         print(f"sklearn-ser: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        kept = "; the study keeps its finished trials" if getattr(args, "storage", None) else ""
+        print(f"sklearn-ser {args.command}: interrupted, nothing was saved{kept}.", file=sys.stderr)
+        return INTERRUPTED
     return 0
 
 

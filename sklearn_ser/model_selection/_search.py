@@ -147,6 +147,10 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     decides, as in :func:`sklearn_ser.evaluation.evaluate`), at fit and at
     prediction time within each fold.
 
+    Ctrl-C stops the search with ``KeyboardInterrupt``: the trial in
+    progress is marked failed (never left running in a stored study), and
+    the finished trials stay in the study for a rerun to continue.
+
     Every trial records user attributes: ``worker`` (``host:pid`` of the
     process that ran it), ``fold_scores`` (when it completed) and ``error``
     (when its fit failed).
@@ -293,12 +297,16 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
         remaining = self.n_trials - len(study.get_trials(deepcopy=False, states=finished))
         if remaining > 0:
-            study.optimize(
-                lambda trial: self._objective(trial, space, X, y, folds, metadata, scorer),
-                n_trials=remaining,
-                timeout=self.timeout,
-                callbacks=[optuna.study.MaxTrialsCallback(self.n_trials, states=finished)],
-            )
+            try:
+                study.optimize(
+                    lambda trial: self._objective(trial, space, X, y, folds, metadata, scorer),
+                    n_trials=remaining,
+                    timeout=self.timeout,
+                    callbacks=[optuna.study.MaxTrialsCallback(self.n_trials, states=finished)],
+                )
+            except KeyboardInterrupt:
+                _fail_running_trials(study, _worker())
+                raise
         return study
 
     def predict(self, X, **params):
@@ -395,7 +403,7 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _objective(self, trial, space, X, y, folds, metadata, scorer):
         import optuna
 
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        trial.set_user_attr("worker", _worker())
         params = space(trial)
         if not isinstance(params, dict):
             raise TypeError(f"search_space must return a dict of parameters, got {type(params).__name__}.")
@@ -434,6 +442,19 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if not self.refit:
             raise AttributeError(f"{method} needs refit=True: this search kept no best_estimator_.")
         return _with_metadata(getattr(self.best_estimator_, method), self.best_estimator_, method)
+
+
+def _worker():
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _fail_running_trials(study, worker):
+    """Mark the trials this worker left running as failed, so that the study never counts on them."""
+    import optuna
+
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if trial.user_attrs.get("worker") == worker:
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
 
 def _tuples_restored(params):
