@@ -55,9 +55,9 @@ import numpy as np
 import skorch
 import soundfile
 import torch
-from skorch.callbacks import Callback
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+from skorch.callbacks import Callback
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sklearn_ser.datasets import load_tess
@@ -106,8 +106,10 @@ class _CpuMonitor:
             return
         (busy0, own0, wall0), (busy1, own1, wall1) = self.start, end
         others = max(0.0, (busy1 - busy0) - (own1 - own0))
-        print(f"_Other processes used {100 * others / ((wall1 - wall0) * os.cpu_count()):.1f}% of the machine's CPU "
-              f"during these {wall1 - wall0:.0f} s._")
+        print(
+            f"_Other processes used {100 * others / ((wall1 - wall0) * os.cpu_count()):.1f}% of the machine's CPU "
+            f"during these {wall1 - wall0:.0f} s._"
+        )
         print()
 
 
@@ -239,17 +241,35 @@ def baseline_fit(ref, sequences, y, params, epochs):
     """Epoch seconds of the ``LSTMClassifier`` of commit ``ref``, on the same features, in a subprocess."""
     with tempfile.TemporaryDirectory() as folder:
         tree = Path(folder) / "tree"
-        subprocess.run(["git", "-C", str(REPOSITORY), "worktree", "add", "--detach", str(tree), ref],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(REPOSITORY), "worktree", "add", "--detach", str(tree), ref],
+            check=True,
+            capture_output=True,
+        )
         try:
             data, out = Path(folder) / "data.npz", Path(folder) / "out.json"
-            np.savez(data, frames=np.concatenate(sequences), lengths=[len(s) for s in sequences], y=np.asarray(y, dtype=str))
-            keys = ["hidden_size", "num_layers", "bidirectional", "dropout", "pooling", "head", "lr",
-                    "batch_size", "device", "random_state"]
+            np.savez(
+                data, frames=np.concatenate(sequences), lengths=[len(s) for s in sequences], y=np.asarray(y, dtype=str)
+            )
+            keys = [
+                "hidden_size",
+                "num_layers",
+                "bidirectional",
+                "dropout",
+                "pooling",
+                "head",
+                "lr",
+                "batch_size",
+                "device",
+                "random_state",
+            ]
             arguments = json.dumps({key: params[key] for key in keys})
             env = {**os.environ, "PYTHONPATH": str(tree)}
-            subprocess.run([sys.executable, "-c", BASELINE_SCRIPT, str(data), arguments, str(epochs), str(out)],
-                           check=True, env=env)
+            subprocess.run(
+                [sys.executable, "-c", BASELINE_SCRIPT, str(data), arguments, str(epochs), str(out)],
+                check=True,
+                env=env,
+            )
             return json.loads(out.read_text())["seconds"]
         finally:
             subprocess.run(["git", "-C", str(REPOSITORY), "worktree", "remove", "--force", str(tree)], check=True)
@@ -258,9 +278,11 @@ def baseline_fit(ref, sequences, y, params, epochs):
 def engine_section(sequences, y, params, *, batch_sizes, epochs, baseline):
     monitor = _CpuMonitor()
     frames = np.array([len(s) for s in sequences])
-    print(f"## The engine: {len(y)} utterances, {frames.mean():.0f} frames of {sequences[0].shape[1]} features "
-          f"on average ({frames.min()}-{frames.max()}), {epochs} epochs x {ROUNDS} runs per side, "
-          f"device {params['device']}")
+    print(
+        f"## The engine: {len(y)} utterances, {frames.mean():.0f} frames of {sequences[0].shape[1]} features "
+        f"on average ({frames.min()}-{frames.max()}), {epochs} epochs x {ROUNDS} runs per side, "
+        f"device {params['device']}"
+    )
     print()
     print("| batch size | training loop | median s/epoch | min-max s/epoch | ratio to plain loop |")
     print("|---:|---|---:|---:|---:|")
@@ -272,7 +294,7 @@ def engine_section(sequences, y, params, *, batch_sizes, epochs, baseline):
         seconds = {"classifier": [], "plain": []}
         losses = {}
         for round_ in range(ROUNDS):
-            for side in (["classifier", "plain"] if round_ % 2 == 0 else ["plain", "classifier"]):
+            for side in ["classifier", "plain"] if round_ % 2 == 0 else ["plain", "classifier"]:
                 fit = classifier_fit if side == "classifier" else plain_fit
                 epoch_seconds, losses[side] = fit(sequences, y, run, epochs)
                 seconds[side].extend(epoch_seconds)
@@ -285,8 +307,10 @@ def engine_section(sequences, y, params, *, batch_sizes, epochs, baseline):
             "baseline": f"`LSTMClassifier.fit` of commit {baseline}",
         }
         for side, values in seconds.items():
-            print(f"| {batch_size} | {labels[side]} | {median(values):.3f} | {min(values):.3f}-{max(values):.3f} | "
-                  f"{median(values) / plain:.2f} |")
+            print(
+                f"| {batch_size} | {labels[side]} | {median(values):.3f} | {min(values):.3f}-{max(values):.3f} | "
+                f"{median(values) / plain:.2f} |"
+            )
         ratios[batch_size] = median(seconds["classifier"]) / plain
         difference = max(abs(a - b) for a, b in zip(losses["classifier"], losses["plain"]))
         print(f"|  | largest difference of per-epoch training loss, classifier vs loop: {difference:.1e} | | | |")
@@ -328,8 +352,10 @@ def padding_section(sequences, y, params):
         outputs, _ = network.lstm(X["x"], lengths)
         return head(outputs.mean(dim=1))
 
-    print(f"## Exact padding: one training step on a batch of {len(target)} utterances of "
-          f"{int(lengths.min())}-{int(lengths.max())} frames (BiLSTM {hidden}), median of {STEP_REPEATS}")
+    print(
+        f"## Exact padding: one training step on a batch of {len(target)} utterances of "
+        f"{int(lengths.min())}-{int(lengths.max())} frames (BiLSTM {hidden}), median of {STEP_REPEATS}"
+    )
     print()
     print("| backward direction | forward + backward + Adam, ms |")
     print("|---|---:|")
@@ -402,16 +428,19 @@ def inference_section(train_paths, y_train, test_paths, device):
     batch = test_paths[:THROUGHPUT_FILES]
     with tempfile.TemporaryDirectory() as folder:
         path, sr = write_utterance(test_paths, folder)
-        print(f"## Inference on {device}: one {UTTERANCE_SECONDS:.1f} s WAV ({sr} Hz), and {len(batch)} files "
-              "in one call")
+        print(
+            f"## Inference on {device}: one {UTTERANCE_SECONDS:.1f} s WAV ({sr} Hz), and {len(batch)} files in one call"
+        )
         print()
-        print("| pipeline | `predict_proba([path])`, median ms | of which the LSTM, ms | "
-              f"{len(batch)} files, `n_jobs=-1`, files/s |")
+        print(
+            "| pipeline | `predict_proba([path])`, median ms | of which the LSTM, ms | "
+            f"{len(batch)} files, `n_jobs=-1`, files/s |"
+        )
         print("|---|---:|---:|---:|")
         for name, pipe in pipes.items():
             features = pipe[:-1].transform([path])
-            latency = median_ms(lambda: pipe.predict_proba([path]), LATENCY_CALLS, device)
-            model = median_ms(lambda: pipe[-1].predict_proba(features), LATENCY_CALLS, device)
+            latency = median_ms(lambda pipe=pipe: pipe.predict_proba([path]), LATENCY_CALLS, device)
+            model = median_ms(lambda pipe=pipe, X=features: pipe[-1].predict_proba(X), LATENCY_CALLS, device)
             pipe.set_params(**{f"{pipe.steps[0][0]}__n_jobs": -1})
             pipe.predict_proba(batch[:8])
             seconds, _ = timed(pipe.predict_proba, batch)
@@ -453,7 +482,7 @@ def gpu_feature_section(paths):
         for step in (on_cpu, on_gpu):
             step.fit(X[:4]).transform(X[:8])
 
-            def run(step=step):
+            def run(step=step, X=X):
                 step.transform(X)
 
             times.append(median_ms(run, 3, "cuda") / 1e3)
@@ -481,8 +510,12 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu", help="torch device of the LSTMs (default: cpu)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32])
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run of each side (default: 3)")
-    parser.add_argument("--utterances", choices=["train", "all"], default="train",
-                        help="train on the training split (default) or on all 2798 utterances")
+    parser.add_argument(
+        "--utterances",
+        choices=["train", "all"],
+        default="train",
+        help="train on the training split (default) or on all 2798 utterances",
+    )
     parser.add_argument("--baseline", metavar="REF", help="also time the LSTMClassifier of this git commit")
     parser.add_argument("--engine-only", action="store_true", help="sections 1 and 2 only")
     parser.add_argument("--limit", type=int, help="use only this many utterances (a quick trial of the script)")
@@ -496,9 +529,11 @@ def main(argv=None):
         Path(path).read_bytes()
     gpu = torch.cuda.get_device_name(args.device) if torch.device(args.device).type == "cuda" else "no GPU used"
     print(f"# TESS from {args.tess_root}: {len(frame)} files, split {len(train)} train / {len(test)} test")
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {gpu}, torch threads "
-          f"{torch.get_num_threads()}, Python {sys.version.split()[0]}, torch {torch.__version__}, "
-          f"skorch {skorch.__version__}, numpy {np.__version__}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {gpu}, torch threads "
+        f"{torch.get_num_threads()}, Python {sys.version.split()[0]}, torch {torch.__version__}, "
+        f"skorch {skorch.__version__}, numpy {np.__version__}"
+    )
     print()
     if args.utterances == "all":
         paths, y = frame["path"].tolist(), frame["label"].to_numpy()

@@ -74,8 +74,15 @@ def interrupting_space(trial):
 def test_an_interrupted_search_keeps_its_finished_trials_and_a_rerun_continues(tmp_path):
     X, y = gaussian_sequences(n=30)
     storage = f"journal:{tmp_path / 'study.log'}"
-    search = OptunaSearch(LSTMClassifier(max_epochs=2, batch_size=8, random_state=0), interrupting_space, n_trials=3,
-                          cv=2, storage=storage, study_name="s", random_state=0)
+    search = OptunaSearch(
+        LSTMClassifier(max_epochs=2, batch_size=8, random_state=0),
+        interrupting_space,
+        n_trials=3,
+        cv=2,
+        storage=storage,
+        study_name="s",
+        random_state=0,
+    )
     with pytest.raises(KeyboardInterrupt):
         search.fit(X, y)
     states = [trial.state for trial in optuna.load_study(study_name="s", storage=make_storage(storage)).trials]

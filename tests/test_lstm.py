@@ -1,7 +1,6 @@
 import pickle
 import subprocess
 import sys
-import warnings
 
 import joblib
 import numpy as np

@@ -7,7 +7,7 @@ import signal
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import Callback
 
 from sklearn_ser.models import EpochwiseClassifier, LSTMClassifier, LSTMNetwork
 from sklearn_ser.models._data import LENGTH_JITTER, LengthBucketedBatches, SequenceData
@@ -37,8 +37,16 @@ def test_reverse_within_length_reverses_valid_steps_only_and_is_its_own_inverse(
 def test_an_utterance_gets_the_same_probabilities_alone_and_beside_much_longer_ones(device, pooling):
     X, y = gaussian_sequences(n=40)
     clf = LSTMClassifier(
-        hidden_size=6, num_layers=2, bidirectional=True, dropout=0.3, pooling=pooling, head=(5,), max_epochs=2,
-        batch_size=64, device=device, random_state=0,
+        hidden_size=6,
+        num_layers=2,
+        bidirectional=True,
+        dropout=0.3,
+        pooling=pooling,
+        head=(5,),
+        max_epochs=2,
+        batch_size=64,
+        device=device,
+        random_state=0,
     ).fit(X, y)
     short = X[0][:4]
     longer = varied_lengths(7, seed=3, low=100, high=400)
@@ -154,8 +162,9 @@ def _weight_bytes(clf):
 
 def test_a_pickled_model_stores_its_weights_once_and_no_optimizer_state():
     X, y = gaussian_sequences(n_features=40)
-    clf = LSTMClassifier(hidden_size=64, bidirectional=True, pooling="attention", head=(32,), max_epochs=3,
-                         random_state=0).fit(X, y)
+    clf = LSTMClassifier(
+        hidden_size=64, bidirectional=True, pooling="attention", head=(32,), max_epochs=3, random_state=0
+    ).fit(X, y)
     lean = pickle.dumps(clf)
     assert len(lean) < 1.2 * _weight_bytes(clf)
     restored = pickle.loads(lean)
@@ -173,7 +182,7 @@ def test_warm_start_continues_training_also_after_loading():
     assert continued.n_epochs_ == 4
     straight = LSTMClassifier(**{**SMALL, "warm_start": True}).fit(X, y).fit(X, y)
     np.testing.assert_allclose(continued.predict_proba(X), straight.predict_proba(X), atol=1e-6)
-    with pytest.raises(ValueError, match="warm_start continues a network trained on the labels"):
+    with pytest.raises(ValueError, match="warm_start continues a network trained on the labels.*Fit a new classifier"):
         continued.fit(X[:20], np.where(y[:20] == "sad", "joy", y[:20]))
 
 

@@ -115,7 +115,9 @@ def test_early_stopping_lstms_report_every_epoch_and_never_stop_on_the_test_fold
     search = OptunaSearch(lstm, lambda trial: {}, n_trials=1, cv=folds, refit=False).fit(X, y)
     trial = search.study_.trials[0]
     assert sorted(trial.intermediate_values) == list(range(5))
-    alone = [clone(lstm).fit([X[i] for i in train], y[train]).score([X[i] for i in test], y[test]) for train, test in folds]
+    alone = [
+        clone(lstm).fit([X[i] for i in train], y[train]).score([X[i] for i in test], y[test]) for train, test in folds
+    ]
     assert trial.user_attrs["fold_scores"] == pytest.approx(alone)
 
 

@@ -5,4 +5,10 @@ from ._lstm import LSTMClassifier
 from ._multiscale import MultiscaleLSTMClassifier
 from ._network import LSTMNetwork, count_trainable_parameters
 
-__all__ = ["EpochwiseClassifier", "LSTMClassifier", "MultiscaleLSTMClassifier", "LSTMNetwork", "count_trainable_parameters"]
+__all__ = [
+    "EpochwiseClassifier",
+    "LSTMClassifier",
+    "MultiscaleLSTMClassifier",
+    "LSTMNetwork",
+    "count_trainable_parameters",
+]

@@ -132,9 +132,8 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
     Notes
     -----
     Training data live on the training device when they take at most half
-    of its free memory (:data:`~sklearn_ser.models._data.DEVICE_MEMORY_SHARE`);
-    otherwise they stay in pinned host memory and each batch is copied with
-    a non-blocking transfer. Batches group utterances of similar length
+    of its free memory; otherwise they stay in pinned host memory and each
+    batch is copied with a non-blocking transfer. Batches group utterances of similar length
     (lengths jittered by up to 10% and batches shuffled every epoch, so
     epochs differ); the training accuracy of an epoch is that of its
     training batches' own outputs.
@@ -298,17 +297,21 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         self : object
         """
         self._validate_params()
-        previous = self._previous_training(y)
+        previous = self._previous_training()
         sequences, y_encoded = self._check_training_data(X, y)
+        if previous is not None:
+            previous = self._check_continuation(previous)
         record_feature_names(self, X)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         device = resolve_device(self.device)
         if validation_data is None:
             train, valid = self._validation_split(y_encoded, groups, seed)
-            valid_data = None if valid is None else self._data([sequences[i] for i in valid], y_encoded[valid], device)
+            valid_data = (
+                None if valid is None else SequenceData([sequences[i] for i in valid], y_encoded[valid], device)
+            )
         else:
             train, valid_data = np.arange(len(sequences)), self._validation_data(validation_data, device)
-        train_data = self._data([sequences[i] for i in train], y_encoded[train], device)
+        train_data = SequenceData([sequences[i] for i in train], y_encoded[train], device)
         generator = _Generator(seed if self.random_state is not None else None, device)
         with generator.active():
             net = self._build_net(valid_data is not None, self._class_weight_tensor(y_encoded[train]), device)
@@ -421,7 +424,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         sequences = check_sequences(X, n_features=self.n_features_in_)
-        data = self._data(sequences, None, self.net_.device)
+        data = SequenceData(sequences, None, self.net_.device)
         proba = np.empty((len(sequences), len(self.classes_)))
         proba[data.length_order()] = self.net_.predict_proba(data)
         return proba
@@ -473,25 +476,26 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             raise RuntimeError("Call start_training before train_epochs or end_training.")
         return run
 
-    def _previous_training(self, y):
-        """The fitted net to continue from with ``warm_start``, after checking it was trained on the same labels."""
+    def _previous_training(self):
+        """The fitted net, labels and feature count that ``warm_start`` continues from, or None."""
         if not self.warm_start or "net_" not in self.__dict__:
             return None
-        previous = self.classes_
-        if not np.array_equal(previous, np.unique(y)):
+        return self.net_, self.classes_, self.n_features_in_
+
+    def _check_continuation(self, previous):
+        """The net to continue from, after checking that the new data has its labels and features."""
+        net, classes, n_features = previous
+        if not np.array_equal(classes, self.classes_) or n_features != self.n_features_in_:
             raise ValueError(
-                f"warm_start continues a network trained on the labels {previous.tolist()}; "
-                f"y holds {np.unique(y).tolist()}. Fit a new classifier (warm_start=False) instead."
+                f"warm_start continues a network trained on the labels {classes.tolist()} with {n_features} "
+                f"features per frame; the data has the labels {self.classes_.tolist()} and "
+                f"{self.n_features_in_} features. Fit a new classifier (warm_start=False) instead."
             )
-        return self.net_
+        return net
 
     def _forget_fit(self):
         for attribute in ("net_", "classes_", "n_features_in_", "feature_names_in_", "n_epochs_", "_training"):
             self.__dict__.pop(attribute, None)
-
-    @staticmethod
-    def _data(sequences, y, device):
-        return SequenceData(sequences, y, device=device)
 
     def _check_training_data(self, X, y):
         sequences = check_sequences(X)
@@ -535,7 +539,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
                 + (f"; unknown labels {sorted(map(repr, unknown))}" if unknown else "")
                 + "."
             )
-        return self._data(sequences, np.searchsorted(self.classes_, y_val), device)
+        return SequenceData(sequences, np.searchsorted(self.classes_, y_val), device)
 
     def _build_net(self, validated, class_weight, device):
         """The skorch net; ``validated`` says whether a validation set is scored every epoch."""
