@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test benchmark docs clean
+.PHONY: demo test benchmark benchmark-gpu docs clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ test: $(INSTALLED)
 
 benchmark: $(INSTALLED)
 	$(VENV)/bin/python benchmarks/extraction.py
+
+# On a machine with a CUDA GPU: the suite (its CUDA tests run there) and the GPU training figures.
+benchmark-gpu: $(INSTALLED)
+	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python benchmarks/training.py --device cuda --batch-sizes 32 128 --utterances all --epochs 4
 
 # The HTML documentation in docs/_build/html; any warning fails the build.
 docs: $(INSTALLED)

@@ -89,7 +89,10 @@ def baseline_rows(ref, argv_rest):
         try:
             env = {**os.environ, "PYTHONPATH": str(tree)}
             subprocess.run([sys.executable, __file__, *argv_rest, "--json", str(out)], check=True, env=env)
-            return json.loads(out.read_text())
+            result = json.loads(out.read_text())
+            if not result["package"].startswith(str(tree)):
+                raise RuntimeError(f"The baseline ran {result['package']}, not the package of commit {ref}.")
+            return result["rows"]
         finally:
             subprocess.run(["git", "-C", str(REPOSITORY), "worktree", "remove", "--force", str(tree)], check=True)
 
@@ -134,7 +137,7 @@ def main(argv=None):
             args.tess_root, args.recipes, args.seeds, args.max_epochs, cache, log=lambda line: print(line, flush=True)
         )
     if args.json:
-        Path(args.json).write_text(json.dumps(rows))
+        Path(args.json).write_text(json.dumps({"package": sklearn_ser.__file__, "rows": rows}))
         return
     engines = {"this version": rows}
     if args.baseline:

@@ -226,7 +226,9 @@ BASELINE_SCRIPT = textwrap.dedent(
             if torch.cuda.is_available(): torch.cuda.synchronize()
             self.seconds_.append(time.perf_counter() - self.start)
 
-    data, params, epochs, out = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    data, params, epochs, out, tree = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+    import sklearn_ser
+    assert sklearn_ser.__file__.startswith(tree), f"{sklearn_ser.__file__} is not the package of {tree}"
     with np.load(data) as arrays:
         frames, lengths, y = arrays["frames"], arrays["lengths"], arrays["y"]
     sequences = np.split(frames, np.cumsum(lengths)[:-1])
@@ -266,9 +268,10 @@ def baseline_fit(ref, sequences, y, params, epochs):
             arguments = json.dumps({key: params[key] for key in keys})
             env = {**os.environ, "PYTHONPATH": str(tree)}
             subprocess.run(
-                [sys.executable, "-c", BASELINE_SCRIPT, str(data), arguments, str(epochs), str(out)],
+                [sys.executable, "-c", BASELINE_SCRIPT, str(data), arguments, str(epochs), str(out), str(tree)],
                 check=True,
                 env=env,
+                cwd=folder,  # with -c, the working directory comes first on sys.path
             )
             return json.loads(out.read_text())["seconds"]
         finally:
