@@ -9,13 +9,18 @@ top_db=80). sklearn-ser computes the same features with
 * cold: nothing cached, ``n_jobs=-1``, with and without writing the cache;
 * warm: the same call again, served from the cache;
 * warm subset: every other file (as in a cross-validation fold), served from
-  the per-file entries.
+  the per-file entries;
+* thread scaling: a log-Mel spectrogram (n_fft=1024, hop 256, 64 Mel bands)
+  of the first 600 files, cold (``memory=None``), on one thread and on two
+  (``n_jobs=2``, threads), each the median of a few runs after a warm-up,
+  with a check that both give the same features bit for bit.
 
 Before timing, every file is read once so that the operating system's page
 cache holds them for both sides, and both sides run once on a few files so
 that imports and first-call costs are paid. Run:
 
     python benchmarks/extraction.py [TESS_ROOT]
+    python benchmarks/extraction.py [TESS_ROOT] --threads-only   # thread scaling alone
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -67,6 +73,55 @@ def stage_costs(paths, mel):
     return {name: 1e3 * seconds / len(paths) for name, seconds in totals.items()}
 
 
+def busy_cpu_seconds():
+    """CPU seconds the whole machine has spent busy since boot (Linux), or None."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(field) for field in stat.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_scaling(paths, repeats):
+    """Median seconds of a cold log-Mel extraction on one and on two threads.
+
+    The runs alternate (one thread, two threads, ...) so that a change in
+    the load of the machine touches both. Also returns whether the outputs
+    are identical and the average number of cores that other processes
+    kept busy meanwhile (None where /proc/stat is missing).
+    """
+    params = dict(sr=SR, n_fft=1024, hop_length=256, n_mels=64, memory=None)
+    one, two = MelSpectrogram(**params, n_jobs=1), MelSpectrogram(**params, n_jobs=2, backend="threads")
+    one.transform(paths)  # warm-up: imports, first calls, page cache
+    two.transform(paths)
+    times, identical = {1: [], 2: []}, True
+    busy, cpu, start = busy_cpu_seconds(), time.process_time(), time.perf_counter()
+    for _ in range(repeats):
+        t_one, serial = timed(one.transform, paths)
+        t_two, threaded = timed(two.transform, paths)
+        times[1].append(t_one)
+        times[2].append(t_two)
+        identical &= len(serial) == len(threaded) and all(np.array_equal(a, b) for a, b in zip(serial, threaded))
+    wall = time.perf_counter() - start
+    others = None if busy is None else (busy_cpu_seconds() - busy - (time.process_time() - cpu)) / wall
+    return {n: statistics.median(t) for n, t in times.items()}, identical, others
+
+
+def print_thread_scaling(paths, repeats):
+    paths = paths[:600]
+    seconds, identical, others = thread_scaling(paths, repeats)
+    print(f"| log-Mel of {len(paths)} files, no cache (median of {repeats}) | seconds | files/s |")
+    print("|---|---:|---:|")
+    for n_jobs, label in [(1, "n_jobs=1"), (2, "n_jobs=2, threads")]:
+        print(f"| {label} | {seconds[n_jobs]:.3f} | {len(paths) / seconds[n_jobs]:,.0f} |")
+    print(f"two threads: {seconds[1] / seconds[2]:.2f}x one thread; outputs identical: {identical}")
+    if others is not None:
+        print(f"other processes kept {others:.2f} of {os.cpu_count()} cores busy during the runs")
+    assert identical, "two threads gave different features from one"
+
+
 def timed(function, *args):
     start = time.perf_counter()
     result = function(*args)
@@ -76,8 +131,13 @@ def timed(function, *args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("tess_root", nargs="?", default=os.environ.get("SKLEARN_SER_TESS", DEFAULT_TESS))
+    parser.add_argument("--threads-only", action="store_true", help="run only the thread-scaling section")
+    parser.add_argument("--repeats", type=int, default=7, help="runs of each thread-scaling case (default: 7)")
     args = parser.parse_args(argv)
     paths = load_tess(args.tess_root)["path"].tolist()
+    if args.threads_only:
+        print_thread_scaling(paths, args.repeats)
+        return
     total_bytes = sum(Path(path).read_bytes().__len__() for path in paths)
     mel = MelSpectrogram(sr=SR, n_fft=2048, hop_length=512, n_mels=128, n_jobs=-1)
     naive(paths[:5])
@@ -113,6 +173,8 @@ def main(argv=None):
     print("|---|---:|")
     for name, ms in stage_costs(paths[:500], mel).items():
         print(f"| {name} | {ms:.2f} |")
+    print()
+    print_thread_scaling(paths, args.repeats)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import pytest
 import soundfile
 
 from sklearn_ser import InvalidAudioError, load_audio
-from sklearn_ser._audio import check_audio_input
+from sklearn_ser._audio import _resample, check_audio_input
 
 from .conftest import tone
 
@@ -17,6 +17,26 @@ def test_formats_decode_like_librosa(write_audio, suffix, subtype):
     y = load_audio(path, sr=16000)
     assert y.dtype == np.float32
     np.testing.assert_array_equal(y, expected)
+
+
+@pytest.mark.parametrize("native_sr", [8000, 11025, 22050, 44100, 48000, 96000])
+@pytest.mark.parametrize("seconds", [0.5, 0.3001])
+def test_resampling_equals_librosa_sample_for_sample(write_audio, native_sr, seconds):
+    path = write_audio("clip.wav", tone(native_sr, seconds=seconds), sr=native_sr, subtype="FLOAT")
+    expected, _ = librosa.load(path, sr=16000)
+    np.testing.assert_array_equal(load_audio(path, sr=16000), expected)
+
+
+@pytest.mark.parametrize("native_sr", [8000, 11025, 24414, 44100, 48000, 96000])
+@pytest.mark.parametrize("n_samples", [1, 7, 100, 30001])
+def test_resample_gives_librosas_length_and_samples(native_sr, n_samples):
+    # soxr often returns one sample fewer than ceil(n * 16000 / native_sr),
+    # and none at all for one sample at 44.1 kHz; librosa pads with zeros.
+    y = np.random.default_rng(n_samples).uniform(-0.5, 0.5, n_samples).astype(np.float32)
+    expected = librosa.resample(y, orig_sr=native_sr, target_sr=16000, res_type="soxr_hq")
+    resampled = _resample(y, native_sr, 16000)
+    assert resampled.dtype == np.float32
+    np.testing.assert_array_equal(resampled, expected)
 
 
 def test_mp3_where_libsndfile_supports_it(write_audio):

@@ -1,11 +1,14 @@
 """Extraction on local threads, local processes and a Dask cluster."""
 
 import os
+import sys
+import types
 import weakref
 
 import numpy as np
 import pytest
 from joblib import parallel_config
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from sklearn_ser import InvalidAudioError, _extraction
 from sklearn_ser._extraction import CHUNK_SIZE, extract
@@ -23,6 +26,17 @@ def tone(sr, seconds, freq):
 def worker_pid(y):
     """A one-frame "feature": the id of the process that computed it."""
     return np.array([[os.getpid()]], dtype=np.float32)
+
+
+def blas_threads():
+    """The most threads any loaded BLAS library may use, or None without one."""
+    libraries = ThreadpoolController().select(user_api="blas").info()
+    return max((library["num_threads"] for library in libraries), default=None)
+
+
+def blas_threads_feature(y):
+    """A one-frame "feature": the threads BLAS may use while it is computed."""
+    return np.array([[blas_threads()]], dtype=np.float32)
 
 
 @pytest.fixture
@@ -68,11 +82,45 @@ def test_one_job_runs_inline_whatever_the_backend():
     assert pids == {os.getpid()}
 
 
-def test_errors_from_worker_processes_name_the_file(corpus, tmp_path):
+@pytest.mark.parametrize("backend", ["threads", "processes"])
+def test_errors_from_workers_name_the_file(corpus, tmp_path, backend):
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF....WAVEnot audio")
     with pytest.raises(InvalidAudioError, match="broken.wav"):
-        MelSpectrogram(**SMALL, n_jobs=2, backend="processes").fit_transform([*corpus, broken, *corpus])
+        MelSpectrogram(**SMALL, n_jobs=2, backend=backend).fit_transform([*corpus, broken, *corpus])
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize("n_chunks", [1, 3])
+def test_blas_runs_one_thread_during_extraction_and_is_restored(n_jobs, n_chunks):
+    waveforms = [np.full(100, i, dtype=np.float32) for i in range(n_chunks * CHUNK_SIZE)]
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        if before is None or before < 2:
+            pytest.skip("needs a BLAS library that can run two threads")
+        during = {int(f[0, 0]) for f in extract(waveforms, blas_threads_feature, sr=16000, n_jobs=n_jobs)}
+        assert blas_threads() == before
+    assert during == {1}
+
+
+def test_blas_libraries_are_looked_up_again_only_after_an_import(monkeypatch):
+    waveforms = [np.full(100, i, dtype=np.float32) for i in range(3 * CHUNK_SIZE)]
+    extract(waveforms, worker_pid, sr=16000, n_jobs=2)  # whatever it imports on first use
+    lookups = []
+    original = _extraction.ThreadpoolController
+
+    def counting_controller():
+        lookups.append(1)
+        return original()
+
+    monkeypatch.setattr(_extraction, "ThreadpoolController", counting_controller)
+    monkeypatch.setattr(_extraction, "_blas_controller", (None, None))
+    for n_jobs in [1, 2, 1, 2]:
+        extract(waveforms, worker_pid, sr=16000, n_jobs=n_jobs)
+    assert len(lookups) == 1, "the loaded libraries were looked up again without a new import"
+    monkeypatch.setitem(sys.modules, "a_module_that_may_load_blas", types.ModuleType("a_module_that_may_load_blas"))
+    extract(waveforms, worker_pid, sr=16000, n_jobs=2)
+    assert len(lookups) == 2, "a new import did not lead to a new look-up"
 
 
 @pytest.mark.parametrize(("engine", "per_worker"), [("numpy", 1), ("torch", CHUNK_SIZE)])

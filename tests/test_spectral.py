@@ -4,6 +4,7 @@ import joblib
 import librosa
 import numpy as np
 import pytest
+import scipy.fft
 import sklearn
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
@@ -65,6 +66,43 @@ def test_spectrogram_equals_librosa_stft(clips, params):
     np.testing.assert_allclose(spectrogram, expected.T, rtol=2e-4, atol=1e-4 * expected.max())
 
 
+def sliding_frames(computer, y):
+    """The frames as ``np.pad`` and ``sliding_window_view`` give them."""
+    if len(y) < computer.n_fft:
+        y = np.pad(y, (0, computer.n_fft - len(y)))
+    if computer.center:
+        y = np.pad(y, computer.n_fft // 2)
+    return np.lib.stride_tricks.sliding_window_view(y, computer.n_fft)[:: computer.hop_length]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(n_fft=512, hop_length=160),
+        dict(n_fft=255, hop_length=64),
+        dict(n_fft=511, hop_length=7, center=False),
+        dict(n_fft=256, hop_length=300, center=False),
+    ],
+)
+@pytest.mark.parametrize("n_samples", [1, 254, 255, 256, 511, 512, 513, 16001])
+def test_frames_equal_padding_and_a_sliding_window(params, n_samples):
+    computer = MelSpectrogram(**params)._make_computer()
+    y = np.random.default_rng(n_samples).standard_normal(n_samples).astype(np.float32)
+    frames = computer.frames(y)
+    np.testing.assert_array_equal(frames, sliding_frames(computer, y))
+    assert not frames.flags.writeable
+    assert np.shares_memory(frames, y) == (not computer.center and n_samples >= computer.n_fft)
+
+
+def test_power_spectrogram_is_the_squared_magnitude_bit_for_bit(clips):
+    y, _ = librosa.load(clips[1], sr=16000)
+    computer = MelSpectrogram(n_fft=1024, hop_length=256)._make_computer()
+    frames = computer.frames(y)
+    spectrum = scipy.fft.rfft(frames * computer.window, axis=1)
+    expected = np.square(spectrum.real) + np.square(spectrum.imag)
+    np.testing.assert_array_equal(computer.power_spectrogram(frames), expected)
+
+
 def test_log_scalings(clips):
     power = MelSpectrogram(log=None).fit_transform(clips[:1])[0]
     natural = MelSpectrogram(log="natural").fit_transform(clips[:1])[0]
@@ -124,13 +162,13 @@ def test_parallel_equals_serial(clips, monkeypatch):
     assert len(many) > _extraction.CHUNK_SIZE
     serial = MelSpectrogram(n_jobs=1).fit_transform(many)
     pools = []
-    original = _extraction.Parallel
+    original = _extraction.ThreadPoolExecutor
 
-    def spy(*args, **kwargs):
-        pools.append(kwargs.get("n_jobs"))
-        return original(*args, **kwargs)
+    def spy(n_workers):
+        pools.append(n_workers)
+        return original(n_workers)
 
-    monkeypatch.setattr(_extraction, "Parallel", spy)
+    monkeypatch.setattr(_extraction, "ThreadPoolExecutor", spy)
     parallel = MelSpectrogram(n_jobs=2).fit_transform(many)
     assert pools == [2]
     MelSpectrogram(n_jobs=2).fit_transform(clips)
@@ -231,6 +269,20 @@ def test_real_tess_files_including_the_96khz_one():
     out = MelSpectrogram(n_fft=2048, hop_length=512, n_mels=128, n_jobs=2).fit_transform(paths)
     for sequence, path in zip(out, paths):
         np.testing.assert_allclose(sequence, reference_log_mel(path), atol=1e-3)
+
+
+@requires_tess
+def test_two_threads_equal_one_bit_for_bit_on_tess():
+    from sklearn_ser._extraction import CHUNK_SIZE
+    from sklearn_ser.datasets import load_tess
+
+    paths = load_tess(TESS_ROOT)["path"].tolist()[::70]  # FLAC at 24414 Hz, more than two chunks
+    params = dict(n_fft=1024, hop_length=256, n_mels=64)
+    serial = MelSpectrogram(**params, n_jobs=1).fit_transform(paths)
+    threaded = MelSpectrogram(**params, n_jobs=2, backend="threads").fit_transform(paths)
+    assert len(paths) > 2 * CHUNK_SIZE and len(threaded) == len(serial)
+    for a, b in zip(serial, threaded):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_long_recordings_are_transformed_in_blocks_with_the_same_result(monkeypatch):
