@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +37,8 @@ from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
+
+from ._files import atomic_write
 
 RACY_SECONDS = 2.0
 FORMAT_VERSION = 2
@@ -115,7 +116,7 @@ class StatIndex:
         signatures = sorted(entries)
         digests = [entries[s] for s in signatures]
         path = self.directory / f"{_digest(*signatures, *digests)}.npz"
-        _atomic_write(path, lambda fh: np.savez(fh, signatures=np.asarray(signatures), digests=np.asarray(digests)))
+        atomic_write(path, lambda fh: np.savez(fh, signatures=np.asarray(signatures), digests=np.asarray(digests)))
         return path
 
 
@@ -213,7 +214,7 @@ class FeatureCache:
         for start in range(0, len(keys), self.pack_size):
             chunk_keys = keys[start : start + self.pack_size]
             chunk = arrays[start : start + self.pack_size]
-            _atomic_write(
+            atomic_write(
                 self.directory / f"{_digest(*chunk_keys)}.npz",
                 lambda fh, k=chunk_keys, a=chunk: np.savez(
                     fh,
@@ -254,19 +255,6 @@ def _read_pack(path, wanted):
         return {}
     items = np.split(data, np.cumsum(lengths)[:-1])
     return {keys[i].item(): items[i] for i in hits}
-
-
-def _atomic_write(path, write):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def namespace(*parts):
