@@ -84,8 +84,8 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     sampler : optuna.samplers.BaseSampler or None, default=None
         None is a TPE sampler seeded with ``random_state``.
     pruner : optuna.pruners.BasePruner or None, default=None
-        None is a median pruner after 5 trials: for an epoch-wise classifier from half its
-        ``max_epochs`` on (pruning from the 3rd epoch of 20 dropped the best
+        None is a median pruner after 5 trials: for an epoch-wise classifier
+        from half its ``max_epochs`` on (pruning from the 3rd epoch of 20 dropped the best
         architecture in one of two measured searches; see
         ``docs/benchmarks.md``), otherwise from the second fold on.
         ``optuna.pruners.NopPruner()`` switches pruning off.
@@ -536,19 +536,18 @@ def _cross_validate_by_epoch(estimator, X, y, folds, metadata, scorer, trial):
     """
     import optuna
 
-    folds = [_start_fold(clone(estimator), X, y, train, test, metadata) for train, test in folds]
-    scores = []
+    started = [_start_fold(clone(estimator), X, y, train, test, metadata) for train, test in folds]
     for epoch in range(_epochwise_final(estimator).max_epochs):
         scores = []
-        for classifier, X_test, y_test in folds:
+        for classifier, X_test, y_test in started:
             classifier.train_epochs(1)
             scores.append(scorer(classifier, X_test, y_test))
         trial.report(float(np.mean(scores)), step=epoch)
         if trial.should_prune():
             raise optuna.TrialPruned(f"Pruned after epoch {epoch + 1}.")
-    for classifier, _, _ in folds:
+    for classifier, _, _ in started:
         classifier.end_training()
-    return [scorer(classifier, X_test, y_test) for classifier, X_test, y_test in folds]
+    return [scorer(classifier, X_test, y_test) for classifier, X_test, y_test in started]
 
 
 def _start_fold(estimator, X, y, train, test, metadata):
