@@ -1,4 +1,5 @@
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -52,3 +53,21 @@ def speakers_seen_by_normalizer(monkeypatch):
 
     monkeypatch.setattr(SpeakerNormalizer, "transform", spy)
     return seen
+
+
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT raising KeyboardInterrupt in this process, as in a terminal.
+
+    A job started in the background by a non-interactive shell inherits
+    SIGINT ignored, and Python then leaves it ignored: Ctrl-C tests would
+    wait for a signal that never acts.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def sigint_as_in_a_terminal():
+    """``preexec_fn`` of a subprocess that must react to SIGINT, whatever this process inherited."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -13,6 +13,7 @@ from sklearn_ser.datasets import make_synthetic_corpus
 from sklearn_ser.model_selection import OptunaSearch, make_storage
 from sklearn_ser.models import LSTMClassifier
 
+from .conftest import sigint_as_in_a_terminal
 from .test_lstm import gaussian_sequences
 
 
@@ -27,15 +28,20 @@ def interrupt_once_training(command, cwd):
     """Run ``command``, send SIGINT once it has printed a training epoch, return (status, stderr)."""
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=sigint_as_in_a_terminal,
     )  # fmt: skip
-    for line in process.stdout:
-        if line.split() and line.split()[0].isdigit():  # a row of skorch's epoch table
-            process.send_signal(signal.SIGINT)
-            break
-    else:
-        pytest.fail(f"no epoch was printed: {process.communicate()[1]}")
-    _, stderr = process.communicate(timeout=120)
+    try:
+        for line in process.stdout:
+            if line.split() and line.split()[0].isdigit():  # a row of skorch's epoch table
+                process.send_signal(signal.SIGINT)
+                break
+        else:
+            pytest.fail(f"no epoch was printed: {process.communicate()[1]}")
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     return process.returncode, stderr
 
 
@@ -43,7 +49,7 @@ def test_ctrl_c_during_fit_writes_no_model_and_exits_non_zero(corpus_root, tmp_p
     model = tmp_path / "model.joblib"
     command = [
         sys.executable, "-m", "sklearn_ser.cli", "fit", "--corpus", f"synthetic:{corpus_root}",
-        "--recipe", "paper-proposed", "--max-epochs", "100000", "--set", "lstm__verbose=1", "--out", str(model),
+        "--recipe", "paper-proposed", "--max-epochs", "2000", "--set", "lstm__verbose=1", "--out", str(model),
     ]  # fmt: skip
     status, stderr = interrupt_once_training(command, tmp_path)
     assert status == 130, stderr
@@ -55,7 +61,7 @@ def test_ctrl_c_during_a_search_command_leaves_no_running_trial(corpus_root, tmp
     storage = f"journal:{tmp_path / 'study.log'}"
     command = [
         sys.executable, "-m", "sklearn_ser.cli", "search", "--corpus", f"synthetic:{corpus_root}",
-        "--recipe", "paper-proposed", "--max-epochs", "100000", "--set", "lstm__verbose=1", "--n-splits", "2",
+        "--recipe", "paper-proposed", "--max-epochs", "2000", "--set", "lstm__verbose=1", "--n-splits", "2",
         "--storage", storage, "--study", "s", "--n-trials", "3", "--cache-dir", str(tmp_path / "cache"),
     ]  # fmt: skip
     status, stderr = interrupt_once_training(command, tmp_path)
@@ -71,7 +77,7 @@ def interrupting_space(trial):
     return {"hidden_size": trial.suggest_categorical("hidden_size", [4, 8])}
 
 
-def test_an_interrupted_search_keeps_its_finished_trials_and_a_rerun_continues(tmp_path):
+def test_an_interrupted_search_keeps_its_finished_trials_and_a_rerun_continues(tmp_path, ctrl_c_raises):
     X, y = gaussian_sequences(n=30)
     storage = f"journal:{tmp_path / 'study.log'}"
     search = OptunaSearch(

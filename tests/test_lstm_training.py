@@ -140,7 +140,7 @@ class _StopTraining(Callback):
             raise KeyboardInterrupt  # how skorch's callbacks end training
 
 
-def test_ctrl_c_stops_fit_and_leaves_the_classifier_unfitted():
+def test_ctrl_c_stops_fit_and_leaves_the_classifier_unfitted(ctrl_c_raises):
     X, y = gaussian_sequences()
     clf = LSTMClassifier(**{**SMALL, "max_epochs": 6, "callbacks": [_SendCtrlC(2)]})
     with pytest.raises(KeyboardInterrupt):
