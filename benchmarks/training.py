@@ -170,7 +170,7 @@ def plain_fit(sequences, y, params, epochs):
     device = torch.device(params["device"])
     codes = np.unique(y, return_inverse=True)[1]
     seed = check_random_state(params["random_state"]).randint(np.iinfo(np.int32).max)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with torch.random.fork_rng(devices=[torch.cuda.current_device()] if device.type == "cuda" else []):
         torch.random.default_generator.manual_seed(seed)
         if device.type == "cuda":
             torch.cuda.manual_seed(seed)
