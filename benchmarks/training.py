@@ -352,7 +352,7 @@ def padding_section(sequences, y, params):
         return forward
 
     def reversed_within_length():
-        outputs, _ = network.lstm(X["x"], lengths)
+        outputs = network.lstm(X["x"], lengths)
         return head(outputs.mean(dim=1))
 
     print(

@@ -171,6 +171,8 @@ def test_a_pickled_model_stores_its_weights_once_and_no_optimizer_state():
     np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
     assert not restored.net_.optimizer_.state_dict()["state"]
     assert restored.history_[:, "train_loss"] == clf.history_[:, "train_loss"]
+    labelled = LSTMClassifier(**SMALL).fit(X, y.astype(object))
+    assert pickle.loads(pickle.dumps(labelled)).predict(X).dtype == object  # the labels' own dtype
 
 
 def test_warm_start_continues_training_also_after_loading():

@@ -36,14 +36,15 @@ class SequenceData(torch.utils.data.Dataset):
     def __init__(self, sequences, y=None, device="cpu"):
         self.device = torch.device(device)
         self.lengths = np.fromiter((len(sequence) for sequence in sequences), dtype=np.int64, count=len(sequences))
-        offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
+        starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
         frames = torch.from_numpy(np.concatenate(sequences) if len(sequences) else np.zeros((0, 0), np.float32))
         labels = np.zeros(len(sequences), dtype=np.int64) if y is None else np.asarray(y, dtype=np.int64)
         storage = self.device if _fits_on(self.device, frames) else torch.device("cpu")
         if storage.type == "cpu" and self.device.type == "cuda":
             frames = frames.pin_memory()
         self.frames = frames.to(storage)
-        self.offsets = torch.from_numpy(offsets).to(storage)
+        self.starts = torch.from_numpy(starts).to(storage)
+        self.ends = torch.from_numpy(starts + self.lengths - 1).to(storage)  # each sequence's last frame
         self.y = torch.from_numpy(labels).to(self.device)
         self.device_lengths = torch.from_numpy(self.lengths).to(self.device)
 
@@ -51,7 +52,7 @@ class SequenceData(torch.utils.data.Dataset):
         return len(self.lengths)
 
     def __getitem__(self, index):
-        start = int(self.offsets[index])
+        start = int(self.starts[index])
         return self.frames[start : start + int(self.lengths[index])], self.y[index]
 
     def batch(self, indices):
@@ -75,11 +76,10 @@ class SequenceData(torch.utils.data.Dataset):
         rows = torch.from_numpy(np.asarray(indices, dtype=np.int64))
         storage_rows = rows.to(self.frames.device, non_blocking=True)
         steps = torch.arange(longest, device=self.frames.device)
-        last = self.offsets[storage_rows] + torch.from_numpy(self.lengths[indices] - 1).to(self.frames.device)
-        positions = torch.minimum(self.offsets[storage_rows][:, None] + steps[None, :], last[:, None])
+        positions = torch.minimum(self.starts[storage_rows][:, None] + steps, self.ends[storage_rows][:, None])
         x = self.frames[positions]
-        if x.device != self.device:
-            x = x.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else x.to(self.device)
+        if x.device != self.device:  # frames kept in host memory for a GPU
+            x = x.pin_memory().to(self.device, non_blocking=True)
         device_rows = rows.to(self.device, non_blocking=True)
         return {"x": x, "lengths": self.device_lengths[device_rows]}, self.y[device_rows]
 

@@ -450,7 +450,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         net = state.pop("net_", None)
         if net is not None:
             state["_saved_net"] = {
-                "module": _contiguous_cpu(net.module_.state_dict()),
+                "network": self.get_network_state(),
                 "criterion": _contiguous_cpu(net.criterion_.state_dict()),
                 "history": net.history,
                 "optimizer": _contiguous_cpu(net.optimizer_.state_dict()) if self.warm_start else None,
@@ -461,9 +461,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         saved = state.pop("_saved_net", None)
         super().__setstate__(state)
         if saved is not None:
-            self.set_network_state(
-                {"classes": self.classes_, "n_features_in": self.n_features_in_, "module": saved["module"]}
-            )
+            self.set_network_state({**saved["network"], "classes": self.classes_})  # keeps the labels' dtype
             self.net_.criterion_.load_state_dict(saved["criterion"])
             self.net_.history = saved["history"]
             if saved["optimizer"] is not None:

@@ -82,9 +82,9 @@ class LSTMNetwork(nn.Module):
     def forward(self, x, lengths):
         """Logits of shape (batch, n_classes) for right-padded ``x`` (batch, time, features)."""
         lengths = lengths.to(x.device)
-        outputs, final = self.lstm(x, lengths)
+        outputs = self.lstm(x, lengths)
         if self.pooling == "last":
-            pooled = final
+            pooled = self.lstm.final_states(outputs, lengths)
         else:
             mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
             pooled = self._pool(outputs, mask)

@@ -74,7 +74,7 @@ class PaddedLSTM(nn.Module):
                     parameter.requires_grad_(False)
 
     def forward(self, x, lengths):
-        """Per-step outputs and the final state of every sequence.
+        """Per-step outputs of the top layer.
 
         Parameters
         ----------
@@ -86,12 +86,7 @@ class PaddedLSTM(nn.Module):
         Returns
         -------
         outputs : Tensor of shape (batch, time, hidden_size * directions)
-            Outputs of the top layer; steps beyond a sequence's length hold
-            arbitrary values.
-        final : Tensor of shape (batch, hidden_size * directions)
-            The top layer's state after each direction has read the whole
-            sequence: the forward output at the last valid step and the
-            backward output at the first.
+            Steps beyond a sequence's length hold arbitrary values.
         """
         for depth, forward_lstm in enumerate(self.forward_layers):
             if depth:
@@ -101,9 +96,26 @@ class PaddedLSTM(nn.Module):
                 backward, _ = self.backward_layers[depth](reverse_within_length(x, lengths))
                 outputs = torch.cat([outputs, reverse_within_length(backward, lengths)], dim=2)
             x = outputs
-        rows = torch.arange(len(lengths), device=x.device)
-        final = x[rows, lengths - 1]
-        if self.bidirectional:
-            half = x.shape[2] // 2
-            final = torch.cat([final[:, :half], x[:, 0, half:]], dim=1)
-        return x, final
+        return x
+
+    def final_states(self, outputs, lengths):
+        """The top layer's state after each direction has read the whole sequence.
+
+        Parameters
+        ----------
+        outputs : Tensor of shape (batch, time, hidden_size * directions)
+            As returned by :meth:`forward`.
+        lengths : Tensor of shape (batch,)
+            Valid steps of each sequence, on ``outputs``' device.
+
+        Returns
+        -------
+        final : Tensor of shape (batch, hidden_size * directions)
+            The forward output at the last valid step and, when
+            bidirectional, the backward output at the first.
+        """
+        final = outputs[torch.arange(len(lengths), device=outputs.device), lengths - 1]
+        if not self.bidirectional:
+            return final
+        half = outputs.shape[2] // 2
+        return torch.cat([final[:, :half], outputs[:, 0, half:]], dim=1)
