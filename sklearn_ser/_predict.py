@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from ._files import dump_atomically
 
+UNREADABLE = (ValueError, OSError)  # InvalidAudioError is a ValueError
 AUDIO_SUFFIXES = frozenset(f".{extension.lower()}" for extension in soundfile.available_formats()) | {".wav"}
 PREDICT_CHUNK = 64
 
@@ -56,20 +57,27 @@ def fit_recipe(corpora, recipe, out, *, overrides=None, labels="original", out_s
 
 
 def audio_files(inputs):
-    """The files named in ``inputs``, with directories expanded to the audio files below them."""
-    files = []
+    """The files named in ``inputs``, with directories expanded to the audio files below them.
+
+    Returns
+    -------
+    files : list of str
+        Every named file (whether or not it exists: reading it reports what
+        is wrong) and every audio file below a named directory.
+    problems : dict of str to str
+        Directories without audio files, with the reason.
+    """
+    files, problems = [], {}
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
             if not found:
-                raise ValueError(f"No audio files found in directory '{path}'.")
+                problems[str(path)] = "a directory without audio files"
             files.extend(map(str, found))
-        elif path.exists():
-            files.append(str(path))
         else:
-            raise FileNotFoundError(f"Audio file not found: '{path}'.")
-    return files
+            files.append(str(path))
+    return files, problems
 
 
 def load_model(model):
@@ -107,29 +115,58 @@ def load_model(model):
 
 
 def predict_files(model, inputs, *, progress=None):
-    """Predicted label and class probabilities of every audio file in ``inputs``.
+    """Predicted label and class probabilities of every readable audio file in ``inputs``.
+
+    A file that cannot be read (missing, not audio, damaged, unreadable) does
+    not stop the others: it is left out of the table and reported with its
+    reason.
 
     Returns
     -------
     frame : pandas.DataFrame
         Columns ``file``, ``label`` and, for a model with ``predict_proba``,
-        ``prob_<class>`` for each class.
+        ``prob_<class>`` for each class; one row per readable file, in the
+        order of ``inputs``.
+    failures : dict of str to str
+        Each input that gave no prediction, with the reason.
     """
     pipeline = load_model(model)
-    files = audio_files(inputs)
+    files, failures = audio_files(inputs)
     show = len(files) > PREDICT_CHUNK if progress is None else progress
-    has_proba = hasattr(pipeline, "predict_proba")
-    outputs = []
+    predict = pipeline.predict_proba if hasattr(pipeline, "predict_proba") else pipeline.predict
+    predicted, outputs = [], []
     with tqdm(total=len(files), disable=not show, unit="file", desc="predict") as bar:
         for start in range(0, len(files), PREDICT_CHUNK):
             chunk = files[start : start + PREDICT_CHUNK]
-            outputs.append(pipeline.predict_proba(chunk) if has_proba else pipeline.predict(chunk))
+            for file, output in _predict_readable(predict, chunk, failures):
+                predicted.append(file)
+                outputs.append(output)
             bar.update(len(chunk))
-    if not has_proba:
-        return pd.DataFrame({"file": files, "label": np.concatenate(outputs)})
-    proba = np.concatenate(outputs)
+    return _prediction_table(pipeline, predicted, outputs), failures
+
+
+def _predict_readable(predict, files, failures):
+    """``(file, output)`` for the files of ``files`` that ``predict`` can read; the others go to ``failures``."""
+    try:
+        yield from zip(files, predict(files))
+        return
+    except UNREADABLE:
+        pass
+    for file in files:
+        try:
+            output = predict([file])[0]
+        except UNREADABLE as exc:
+            failures[file] = str(exc)
+        else:
+            yield file, output
+
+
+def _prediction_table(pipeline, files, outputs):
+    if not hasattr(pipeline, "predict_proba"):
+        return pd.DataFrame({"file": files, "label": np.asarray(outputs, dtype=object) if outputs else []})
     classes = pipeline.classes_
-    frame = pd.DataFrame({"file": files, "label": classes[proba.argmax(axis=1)]})
+    proba = np.asarray(outputs).reshape(len(files), len(classes))
+    frame = pd.DataFrame({"file": files, "label": classes[proba.argmax(axis=1)] if files else []})
     for column, label in enumerate(classes):
         frame[f"prob_{label}"] = proba[:, column]
     return frame

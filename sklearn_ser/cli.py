@@ -145,13 +145,21 @@ def _requests_speaker(search):
 
 
 def _predict(args):
+    from ._files import write_text_atomically
     from ._predict import predict_files
 
-    frame = predict_files(args.model, args.inputs)
+    frame, failures = predict_files(args.model, args.inputs)
     if args.out:
-        frame.to_csv(args.out, index=False)
+        write_text_atomically(args.out, frame.to_csv(index=False))
     else:
         print(frame.to_csv(index=False), end="")
+    for file, reason in failures.items():
+        named = reason if file in reason else f"'{file}' is {reason}"
+        print(f"sklearn-ser predict: skipped: {named}", file=sys.stderr)
+    if failures:
+        print(f"sklearn-ser predict: {len(frame)} files predicted, {len(failures)} failed.", file=sys.stderr)
+        return 1
+    return None
 
 
 def _reproduce_paper(args):
@@ -220,6 +228,7 @@ def build_parser():
     _add_corpus_arguments(fit)
     fit.add_argument("--recipe", required=True, help="recipe name, e.g. lstm-logmel or paper-proposed")
     fit.add_argument("--out", required=True, help="where to save the fitted model (.joblib)")
+    fit.set_defaults(output_files=("out",))
     fit.add_argument(
         "--max-epochs", type=int, default=None, help="training epochs of neural recipes (others ignore it)"
     )
@@ -244,7 +253,7 @@ def build_parser():
     predict.add_argument("model", help="a model saved by 'sklearn-ser fit' (.joblib)")
     predict.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or folders of them")
     predict.add_argument("--out", default=None, help="CSV file to write (default: standard output)")
-    predict.set_defaults(run=_predict)
+    predict.set_defaults(run=_predict, output_files=("out",))
 
     for name, run, help_text in [
         ("evaluate", _evaluate, "cross-validate one recipe under a protocol and write a Markdown report"),
@@ -266,6 +275,7 @@ def build_parser():
         )
         command.add_argument("--n-splits", type=int, default=5, help="folds of the random and text protocols")
         command.add_argument("--out", required=True, help="folder for report.md and its figures")
+        command.set_defaults(output_folders=("out",))
         command.add_argument(
             "--max-epochs", type=int, default=None, help="training epochs of neural recipes (others ignore it)"
         )
@@ -326,7 +336,7 @@ def build_parser():
     search.add_argument(
         "--out", default=None, help="refit the best parameters on the whole corpus and save the pipeline here"
     )
-    search.set_defaults(run=_search)
+    search.set_defaults(run=_search, output_files=("out",), output_folders=("plots",))
 
     paper = commands.add_parser(
         "reproduce-paper",
@@ -341,7 +351,7 @@ def build_parser():
     paper.add_argument("--text-splits", type=int, default=5, help="folds of the word-independent protocol")
     paper.add_argument("--random-state", type=int, default=None, help="seed of the split and models (default: 0)")
     paper.add_argument("--n-jobs", type=int, default=None, help="feature extraction workers (default: all cores)")
-    paper.set_defaults(run=_reproduce_paper)
+    paper.set_defaults(run=_reproduce_paper, output_folders=("out",))
     return parser
 
 
@@ -349,7 +359,8 @@ def main(argv=None):
     """Entry point of the ``sklearn-ser`` console command."""
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        _check_outputs(args)
+        status = args.run(args)
     except (ValueError, OSError) as exc:
         print(f"sklearn-ser: error: {exc}", file=sys.stderr)
         return 1
@@ -357,7 +368,19 @@ def main(argv=None):
         kept = "; the study keeps its finished trials" if getattr(args, "storage", None) else ""
         print(f"sklearn-ser {args.command}: interrupted, nothing was saved{kept}.", file=sys.stderr)
         return INTERRUPTED
-    return 0
+    return status or 0
+
+
+def _check_outputs(args):
+    """Refuse outputs that could not be written before any work starts."""
+    from ._files import check_writable, check_writable_folder
+
+    for name in getattr(args, "output_files", ()):
+        if getattr(args, name) is not None:
+            check_writable(getattr(args, name), option=f"--{name}")
+    for name in getattr(args, "output_folders", ()):
+        if getattr(args, name) is not None:
+            check_writable_folder(getattr(args, name), option=f"--{name}")
 
 
 if __name__ == "__main__":

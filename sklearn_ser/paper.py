@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedShuffleSplit
 
+from ._files import write_text_atomically
 from .datasets import load_tess
 from .evaluation import EvaluationResult, evaluate
 from .evaluation._evaluate import METRICS
@@ -214,7 +215,7 @@ def _write_report(results, names, corpus, out_dir, *, epochs, text_splits):
     from .plotting import plot_emotion_examples, plot_mfcc_correlation, save_figure
 
     summary = _summary(results, names)
-    summary.to_csv(out_dir / "summary.csv")
+    write_text_atomically(out_dir / "summary.csv", summary.to_csv())
     lines = [
         "# Mel-Spectrograms Based LSTM Model for Speech Emotion Recognition, reproduced on TESS",
         "",
@@ -236,7 +237,7 @@ def _write_report(results, names, corpus, out_dir, *, epochs, text_splits):
     for name in LSTM_RECIPES:
         model = results["random 80/20", name].estimators[0][-1]
         full, shown = epoch_table(model)
-        full.to_csv(out_dir / f"{name}_epochs.csv")
+        write_text_atomically(out_dir / f"{name}_epochs.csv", full.to_csv())
         lines += [
             f"## {name}: accuracy per epoch (random 80/20)",
             "",
@@ -265,7 +266,7 @@ def _write_report(results, names, corpus, out_dir, *, epochs, text_splits):
         "",
     ]
     path = out_dir / "report.md"
-    path.write_text("\n".join(lines))
+    write_text_atomically(path, "\n".join(lines))
     return path
 
 

@@ -23,10 +23,12 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from ._files import atomic_write
 from .features import MFCC, DeltaStack, MelSpectrogram, SequencePooling, SequenceScaler, VectorAsSequence
 from .models import LSTMClassifier
 
@@ -46,6 +48,9 @@ STEPS_WITH_ARRAY_STATE = (
 _PLAIN = (bool, int, float, str, type(None))
 LSTM_ARCHITECTURE = {"hidden_size", "num_layers", "bidirectional", "pooling", "head", "recurrent_bias"}
 HOW_AND_WHERE = {"n_jobs", "backend", "memory", "verbose", "device", "engine"}
+NETWORK_STATE = {"classes", "n_features_in", "module"}
+FITTED_NAME = re.compile(r"^[a-z][a-z0-9_]*_$")
+PER_FEATURE = {"mean_", "scale_", "var_", "std_", "feature_names_in_"}
 
 
 def save_weights(pipeline, path):
@@ -56,7 +61,9 @@ def save_weights(pipeline, path):
     pipeline : Pipeline or LSTMClassifier
         Fitted; its steps must be among those listed in the module docstring.
     path : str or path-like
-        The file to write (``torch.save`` of tensors, lists and numbers).
+        The file to write (``torch.save`` of tensors, lists and numbers),
+        atomically: a failed or interrupted save leaves an existing file
+        as it was.
 
     Raises
     ------
@@ -86,11 +93,15 @@ def save_weights(pipeline, path):
     for name, step in _named_steps(pipeline):
         check_is_fitted(step)
         steps[name] = {"type": type(step).__name__, "params": _plain_params(step), "state": _state_of(name, step)}
-    torch.save({"format": FORMAT, "version": VERSION, "steps": steps}, path)
+    atomic_write(path, lambda fh: torch.save({"format": FORMAT, "version": VERSION, "steps": steps}, fh))
 
 
 def load_weights(pipeline, path):
     """Load a state written by :func:`save_weights` into an unfitted pipeline.
+
+    The load is all or nothing: every step's state is checked and restored
+    on a copy first, and ``pipeline`` is fitted only once all of them are
+    consistent. On any mismatch ``pipeline`` is left as it was.
 
     Parameters
     ----------
@@ -110,9 +121,26 @@ def load_weights(pipeline, path):
     Raises
     ------
     ValueError
-        If the file is not such a file, or its steps, their types or their
-        parameters differ from ``pipeline``'s (the message names them).
+        If the file is not such a file; if its steps, their types or their
+        parameters differ from ``pipeline``'s; if a step's state holds an
+        unexpected, missing or misshapen entry (a network tensor of another
+        shape, another number of input features or classes than the
+        network's); or if one step's output does not fit the next step's
+        input. The message names the step and the key.
     """
+    saved = _read(path)
+    steps = dict(_named_steps(pipeline))
+    if list(steps) != list(saved["steps"]):
+        raise ValueError(f"'{path}' holds the steps {list(saved['steps'])}, the pipeline has {list(steps)}.")
+    loaded = {name: _loaded_copy(name, step, saved["steps"][name], path) for name, step in steps.items()}
+    _check_widths_chain(loaded, path)
+    for name, step in steps.items():
+        parameters = step.get_params(deep=False)
+        vars(step).update((key, value) for key, value in vars(loaded[name]).items() if key not in parameters)
+    return pipeline
+
+
+def _read(path):
     import pickle
 
     import torch
@@ -121,23 +149,52 @@ def load_weights(pipeline, path):
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
         raise ValueError(f"Cannot read '{path}' as a weights file (only tensors and plain values load): {exc}") from exc
-    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT or not isinstance(saved.get("steps"), dict):
         raise ValueError(f"'{path}' is not a file written by sklearn_ser.persistence.save_weights.")
     if saved.get("version") == 1:
         _upgrade_from_version_1(saved)
-    steps = dict(_named_steps(pipeline))
-    if list(steps) != list(saved["steps"]):
-        raise ValueError(f"'{path}' holds the steps {list(saved['steps'])}, the pipeline has {list(steps)}.")
-    for name, entry in saved["steps"].items():
-        step = steps[name]
-        if type(step).__name__ != entry["type"]:
-            raise ValueError(f"Step {name!r} is a {type(step).__name__} but '{path}' holds a {entry['type']}.")
-        params = _plain_params(step)
-        for key, value in entry["params"].items():
-            if params.get(key) != value:
-                raise ValueError(f"Step {name!r} has {key}={params.get(key)!r} but was saved with {key}={value!r}.")
-        _restore(step, entry["state"])
-    return pipeline
+    elif saved.get("version") != VERSION:
+        raise ValueError(f"'{path}' has format version {saved.get('version')!r}; this version reads 1 and {VERSION}.")
+    return saved
+
+
+def _loaded_copy(name, step, entry, path):
+    """A clone of ``step`` holding the saved state, after checking every entry of it."""
+    if not isinstance(entry, dict) or set(entry) != {"type", "params", "state"}:
+        raise ValueError(f"Step {name!r} of '{path}' is damaged: expected the keys type, params and state.")
+    if type(step).__name__ != entry["type"]:
+        raise ValueError(f"Step {name!r} is a {type(step).__name__} but '{path}' holds a {entry['type']}.")
+    params = _plain_params(step)
+    for key in sorted(set(params) | set(entry["params"])):
+        if key not in entry["params"] or key not in params:
+            where = "is missing from" if key not in entry["params"] else "is not a parameter of the step but is in"
+            raise ValueError(f"Step {name!r}: parameter {key!r} {where} '{path}'.")
+        if params[key] != entry["params"][key]:
+            raise ValueError(
+                f"Step {name!r} has {key}={params[key]!r} but was saved with {key}={entry['params'][key]!r}."
+            )
+    copy = clone(step)
+    try:
+        _restore(copy, entry["state"])
+    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
+        raise ValueError(f"Step {name!r}: the state in '{path}' does not fit the step: {exc}") from exc
+    return copy
+
+
+def _check_widths_chain(loaded, path):
+    """Each step's output width is the next step's ``n_features_in_``."""
+    steps = list(loaded.items())
+    for (name, step), (next_name, next_step) in zip(steps, steps[1:]):
+        expected = getattr(next_step, "n_features_in_", None)
+        try:
+            width = len(step.get_feature_names_out())
+        except (AttributeError, ValueError, TypeError):
+            continue
+        if expected is not None and width != expected:
+            raise ValueError(
+                f"In '{path}', step {name!r} gives {width} features but step {next_name!r} was fitted on "
+                f"n_features_in_={expected}."
+            )
 
 
 def _named_steps(pipeline):
@@ -164,9 +221,13 @@ def _plain_params(step):
     checked = {}
     for key in sorted(keys):
         value = list(params[key]) if isinstance(params[key], tuple) else params[key]
-        if isinstance(value, _PLAIN) or (isinstance(value, list) and all(isinstance(v, _PLAIN) for v in value)):
+        if isinstance(value, _PLAIN) or _is_plain_list(value):
             checked[key] = value
     return checked
+
+
+def _is_plain_list(value):
+    return isinstance(value, list) and all(isinstance(item, _PLAIN) for item in value)
 
 
 def _state_of(name, step):
@@ -210,11 +271,26 @@ def _restore(step, state):
     import torch
 
     if isinstance(step, LSTMClassifier):
+        if not isinstance(state, dict) or set(state) != NETWORK_STATE:
+            raise KeyError(f"the network state needs exactly the keys {sorted(NETWORK_STATE)}")
         step.set_network_state(state)
         return
+    parameters = step.get_params(deep=False)
     for key, value in state.items():
+        if not FITTED_NAME.match(key) or key in parameters:
+            raise KeyError(f"{key!r} is not a fitted attribute (a name ending in '_')")
         if isinstance(value, torch.Tensor):
             value = value.numpy()
-        elif isinstance(value, dict) and "strings" in value:
+        elif isinstance(value, dict) and set(value) == {"strings"}:
             value = np.asarray(value["strings"], dtype=object)
+        elif not (isinstance(value, _PLAIN) or _is_plain_list(value)):
+            raise TypeError(f"{key!r} holds a {type(value).__name__}, not an array or a plain value")
         setattr(step, key, value)
+    _check_array_widths(step)
+
+
+def _check_array_widths(step):
+    width = getattr(step, "n_features_in_", None)
+    for key, value in vars(step).items():
+        if width is not None and key in PER_FEATURE and isinstance(value, np.ndarray) and value.shape != (width,):
+            raise ValueError(f"{key!r} has shape {np.shape(value)} but n_features_in_ is {width}")

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_write
+
 __all__ = [
     "plot_confusion_matrix",
     "plot_training_curves",
@@ -669,6 +671,5 @@ def save_figure(fig, path, *, dpi=150):
     path = Path(path)
     if not path.suffix:
         path = path.with_suffix(".png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    atomic_write(path, lambda fh: fig.savefig(fh, format=path.suffix[1:], dpi=dpi, bbox_inches="tight"))
     return path

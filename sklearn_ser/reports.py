@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from ._files import write_text_atomically
 
 __all__ = ["markdown_table", "write_evaluation_report", "write_comparison_report"]
 
@@ -141,7 +142,7 @@ def write_evaluation_report(result, out_dir, *, title, description=()):
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = _header(title, description) + evaluation_sections(result, out_dir)
     path = out_dir / "report.md"
-    path.write_text("\n".join(lines))
+    write_text_atomically(path, "\n".join(lines))
     return path
 
 
@@ -183,5 +184,5 @@ def write_comparison_report(results, table, tests, out_dir, *, title, descriptio
     for index, (name, result) in enumerate(results.items()):
         lines += [f"## {name}", ""] + evaluation_sections(result, out_dir, stem=f"model{index + 1}", heading_level=3)
     path = out_dir / "report.md"
-    path.write_text("\n".join(lines))
+    write_text_atomically(path, "\n".join(lines))
     return path

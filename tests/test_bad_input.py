@@ -5,12 +5,15 @@ offending file or parameter; none may give NaN features or a traceback from
 deep inside a library.
 """
 
+import io
 import re
+import shutil
 import tracemalloc
 
 import joblib
 import librosa
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile
 
@@ -122,14 +125,31 @@ def test_bad_file_through_a_pipeline(model, corpus, bad_file):
 
 def test_bad_file_through_the_cli(model_file, corpus, bad_file, capsys, tmp_path):
     path, _, reason = bad_file
+    good = corpus[0][:2]
     out = tmp_path / "predictions.csv"
-    assert main(["predict", model_file, corpus[0][0], str(path), "--out", str(out)]) == 1
+    assert main(["predict", model_file, good[0], str(path), good[1], "--out", str(out)]) == 1
     captured = capsys.readouterr()
-    assert captured.err.startswith("sklearn-ser: error: ")
     # A folder is searched for audio files; this one holds none.
-    reason = "No audio files found" if path.is_dir() else reason
+    reason = "a directory without audio files" if path.is_dir() else reason
     assert re.search(_names_the_file(path, reason), captured.err), captured.err
-    assert captured.out == "" and not out.exists()
+    assert "1 failed" in captured.err
+    assert list(pd.read_csv(out)["file"]) == good
+
+
+def test_a_folder_with_bad_files_predicts_every_good_one(model_file, corpus, capsys, tmp_path):
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    shutil.copy(corpus[0][0], folder / "b_good.wav")
+    (folder / "a_empty.wav").write_bytes(b"")
+    (folder / "c_text.wav").write_bytes(b"no sound in here")
+    assert main(["predict", model_file, str(folder)]) == 1
+    captured = capsys.readouterr()
+    table = pd.read_csv(io.StringIO(captured.out))
+    assert list(table["file"]) == [str(folder / "b_good.wav")]
+    assert table.filter(like="prob_").sum(axis=1).round(6).tolist() == [1.0]
+    for name in ("a_empty.wav", "c_text.wav"):
+        assert re.search(f"skipped: .*{name}", captured.err), captured.err
+    assert "1 files predicted, 2 failed" in captured.err
 
 
 @pytest.mark.parametrize(

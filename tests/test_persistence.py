@@ -80,3 +80,75 @@ def test_a_file_of_the_first_version_loads_into_the_per_direction_lstm(tmp_path)
     torch.save(saved, tmp_path / "v1.pt")
     loaded = load_weights(LSTMClassifier(**params), tmp_path / "v1.pt")
     np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+
+
+def _damaged(saved_path, tmp_path, damage):
+    saved = torch.load(saved_path, weights_only=True)
+    damage(saved["steps"])
+    path = tmp_path / "damaged.pt"
+    torch.save(saved, path)
+    return path
+
+
+def _network(steps):
+    return steps["lstm"]["state"]["module"]
+
+
+def _grow_first_tensor(steps):
+    key = next(iter(_network(steps)))
+    _network(steps)[key] = torch.zeros(tuple(size + 1 for size in _network(steps)[key].shape))
+
+
+DAMAGES = {
+    "a tensor of another shape": (_grow_first_tensor, "size mismatch"),
+    "a missing tensor": (lambda steps: _network(steps).pop("head.0.weight"), "Missing key.*head.0.weight"),
+    "an extra tensor": (lambda steps: _network(steps).update(extra=torch.zeros(2)), "Unexpected key.*extra"),
+    "another n_features_in": (
+        lambda steps: steps["lstm"]["state"].update(n_features_in=steps["lstm"]["state"]["n_features_in"] + 1),
+        "size mismatch",
+    ),
+    "fewer classes": (lambda steps: steps["lstm"]["state"]["classes"].pop(), "size mismatch"),
+    "a stored sampling rate": (lambda steps: steps["mel"]["state"].update(sr=8000), "'sr' is not a fitted attribute"),
+    "a stored cache folder": (
+        lambda steps: steps["mel"]["state"].update(memory="/elsewhere"),
+        "'memory' is not a fitted attribute",
+    ),
+    "a scaler of another width": (
+        lambda steps: steps["scale"]["state"].update(mean_=torch.zeros(3)),
+        r"'mean_' has shape \(3,\)",
+    ),
+    "a missing parameter": (lambda steps: steps["mel"]["params"].pop("n_mels"), "'n_mels' is missing"),
+    "an unknown parameter": (lambda steps: steps["mel"]["params"].update(colour=1), "'colour' is not a parameter"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES, ids=list(DAMAGES))
+def test_a_load_is_all_or_nothing(damage, corpus, tmp_path):
+    fitted = get_recipe("lstm-logmel", **SMALL).fit(corpus["path"], corpus["label"])
+    assert list(fitted.named_steps)[0] == "mel" and "scale" in fitted.named_steps
+    save_weights(fitted, tmp_path / "model.pt")
+    apply_damage, message = DAMAGES[damage]
+    path = _damaged(tmp_path / "model.pt", tmp_path, apply_damage)
+    pipeline = get_recipe("lstm-logmel", **SMALL)
+    with pytest.raises(ValueError, match=message):
+        load_weights(pipeline, path)
+    for name, step in pipeline.named_steps.items():
+        assert not [key for key in vars(step) if key.endswith("_") and not key.startswith("_")], name
+    with pytest.raises(NotFittedError):
+        pipeline.predict(corpus["path"][:2])
+    assert pipeline.named_steps["mel"].sr == get_recipe("lstm-logmel").named_steps["mel"].sr
+
+
+def test_a_failed_save_keeps_the_previous_file(corpus, tmp_path, monkeypatch):
+    fitted = get_recipe("paper-proposed", **SMALL).fit(corpus["path"], corpus["label"])
+    save_weights(fitted, tmp_path / "model.pt")
+    before = (tmp_path / "model.pt").read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        save_weights(fitted, tmp_path / "model.pt")
+    assert (tmp_path / "model.pt").read_bytes() == before
+    assert [path.name for path in tmp_path.iterdir()] == ["model.pt"]

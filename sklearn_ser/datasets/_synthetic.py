@@ -22,6 +22,7 @@ import pandas as pd
 import soundfile as sf
 from scipy import signal
 
+from .._files import atomic_write, write_text_atomically
 from ._base import COMMON_COLUMNS, EMOTIONS_TESS, _as_object_strings, _check_root
 from ._labels import _apply_labels, _check_labels
 
@@ -656,11 +657,11 @@ def make_synthetic_corpus(
                 params = _draw_parameters(profiles[emotion], speaker.emotion_offsets[emotion], utterance_rng)
                 waveform = _synthesize(word, speaker, params, sr=sr, rng=utterance_rng)
                 path = folder / f"{speaker.name}_{text}_{emotion}.wav"
-                sf.write(path, waveform, sr, subtype="PCM_16", format="WAV")
+                atomic_write(path, lambda fh, y=waveform: sf.write(fh, y, sr, subtype="PCM_16", format="WAV"))
                 relative_path = path.relative_to(root).as_posix()
                 rows.append((relative_path, emotion, speaker.name, text, speaker.gender))
     manifest = pd.DataFrame(rows, columns=list(_MANIFEST_COLUMNS))
-    manifest.to_csv(root / MANIFEST_NAME, index=False, lineterminator="\n")
+    write_text_atomically(root / MANIFEST_NAME, manifest.to_csv(index=False, lineterminator="\n"))
     return load_synthetic(root)
 
 
