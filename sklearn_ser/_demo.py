@@ -6,14 +6,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
 
 from . import __version__
 from .datasets import load_synthetic, make_synthetic_corpus
 from .evaluation import evaluate
-from .features import MFCC, DeltaStack, SequencePooling
+from .recipes import svm_mfcc
 
 SCORING = ("accuracy", "balanced_accuracy")
 
@@ -31,17 +28,6 @@ def synthetic_corpus(cache_dir, *, n_speakers, n_words, random_state):
     if (root / "manifest.csv").exists():
         return load_synthetic(root)
     return make_synthetic_corpus(root, n_speakers=n_speakers, n_words=n_words, random_state=random_state)
-
-
-def demo_pipeline(*, memory=None, n_jobs=None, verbose=0):
-    """MFCC + deltas, mean and std over time, standardized, RBF SVM."""
-    return make_pipeline(
-        MFCC(n_mfcc=40, memory=memory, n_jobs=n_jobs, verbose=verbose),
-        DeltaStack(order=2),
-        SequencePooling(stats=("mean", "std")),
-        StandardScaler(),
-        SVC(C=10.0),
-    )
 
 
 def evaluate_protocols(pipeline, corpus, *, random_state=0, n_jobs=None):
@@ -74,8 +60,8 @@ def run_demo(*, cache_dir=None, n_speakers=4, n_words=20, random_state=0, n_jobs
     corpus = synthetic_corpus(cache_dir, n_speakers=n_speakers, n_words=n_words, random_state=random_state)
     features_cache = cache_dir / "features"
     out(f"{len(corpus)} files; extracting MFCC features (cached in {features_cache})")
-    demo_pipeline(memory=features_cache, n_jobs=n_jobs, verbose=1)[:1].transform(corpus["path"])
-    out("Cross-validating MFCC statistics + SVM:")
-    results = evaluate_protocols(demo_pipeline(memory=features_cache), corpus, random_state=random_state)
+    svm_mfcc(memory=features_cache, n_jobs=n_jobs, verbose=1)[:1].transform(corpus["path"])
+    out("Cross-validating MFCC statistics + SVM (the svm-mfcc recipe):")
+    results = evaluate_protocols(svm_mfcc(memory=features_cache), corpus, random_state=random_state)
     out(format_results(results, n_classes=corpus["label"].nunique()))
     return results

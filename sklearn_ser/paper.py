@@ -20,8 +20,7 @@ from sklearn.model_selection import StratifiedShuffleSplit
 
 from ._files import write_text_atomically
 from .datasets import load_tess
-from .evaluation import EvaluationResult, evaluate
-from .evaluation._evaluate import METRICS
+from .evaluation import METRICS, EvaluationResult, evaluate
 from .recipes import get_recipe
 from .reports import evaluation_sections, markdown_table
 

@@ -85,6 +85,14 @@ def _mean_mfcc_as_sequence(*, n_jobs, memory, verbose):
     ]
 
 
+def _mfcc_statistics(*, n_jobs, memory, verbose, speaker_normalization=False):
+    """MFCC (standardized per speaker if asked) with deltas and delta-deltas, mean and std over time."""
+    steps = [("mfcc", MFCC(n_mfcc=40, n_jobs=n_jobs, memory=memory, verbose=verbose))]
+    if speaker_normalization:
+        steps.append(("speaker_norm", SpeakerNormalizer()))
+    return [*steps, ("delta", DeltaStack(order=2)), ("pool", SequencePooling(stats=("mean", "std")))]
+
+
 def _training(lr, batch_size, max_epochs, device, random_state, verbose):
     """The training options every LSTM recipe passes to its LSTMClassifier."""
     return dict(
@@ -187,13 +195,7 @@ def densenet_mfcc_fusion(
     verbose=0,
 ):
     """MFCC statistics and DenseNet embeddings joined into a dense classifier."""
-    mfcc_statistics = Pipeline(
-        [
-            ("mfcc", MFCC(n_mfcc=40, n_jobs=n_jobs, memory=memory, verbose=verbose)),
-            ("delta", DeltaStack(order=2)),
-            ("pool", SequencePooling(stats=("mean", "std"))),
-        ]
-    )
+    mfcc_statistics = Pipeline(_mfcc_statistics(n_jobs=n_jobs, memory=memory, verbose=verbose))
     densenet_embedding = Pipeline(
         [
             ("mel", MelSpectrogram(n_mels=64, n_jobs=n_jobs, memory=memory, verbose=verbose)),
@@ -234,16 +236,10 @@ def svm_mfcc(
     (speaker ids routed as ``speaker`` metadata, as
     :func:`sklearn_ser.evaluation.evaluate` does).
     """
-    steps = [("mfcc", MFCC(n_mfcc=40, n_jobs=n_jobs, memory=memory, verbose=verbose))]
-    if speaker_normalization:
-        steps.append(("speaker_norm", SpeakerNormalizer()))
-    steps += [
-        ("delta", DeltaStack(order=2)),
-        ("pool", SequencePooling(stats=("mean", "std"))),
-        ("scale", StandardScaler()),
-        ("svm", _svm(C, probability, random_state)),
-    ]
-    return Pipeline(steps)
+    statistics = _mfcc_statistics(
+        n_jobs=n_jobs, memory=memory, verbose=verbose, speaker_normalization=speaker_normalization
+    )
+    return Pipeline([*statistics, ("scale", StandardScaler()), ("svm", _svm(C, probability, random_state))])
 
 
 def svm_egemaps(
@@ -282,13 +278,7 @@ def best(*, C=10.0, probability=False, random_state=None, n_jobs=None, memory=No
     How it was chosen and its measured scores:
     ``docs/evaluation.md``. Needs the ``opensmile`` package.
     """
-    mfcc_statistics = Pipeline(
-        [
-            ("mfcc", MFCC(n_mfcc=40, n_jobs=n_jobs, memory=memory, verbose=verbose)),
-            ("delta", DeltaStack(order=2)),
-            ("pool", SequencePooling(stats=("mean", "std"))),
-        ]
-    )
+    mfcc_statistics = Pipeline(_mfcc_statistics(n_jobs=n_jobs, memory=memory, verbose=verbose))
     egemaps = EGeMAPS(n_jobs=n_jobs, memory=memory, verbose=verbose)
     return Pipeline(
         [

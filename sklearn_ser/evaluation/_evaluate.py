@@ -35,7 +35,6 @@ METRICS = {
     "precision_macro": partial(precision_score, average="macro", zero_division=0),
     "recall_macro": partial(recall_score, average="macro", zero_division=0),
 }
-ROUTED_METADATA = ("speaker", "groups")
 
 
 @dataclass

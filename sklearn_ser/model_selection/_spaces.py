@@ -16,6 +16,7 @@ from sklearn.svm import SVC
 
 from ..features import MFCC, DeltaStack, MelSpectrogram
 from ..models import LSTMClassifier
+from ..models._network import POOLINGS
 
 LSTM_HIDDEN_SIZES = [32, 64, 128, 256]
 DENSE_UNITS = [32, 64, 128, 256]
@@ -38,7 +39,7 @@ def _suggest_lstm(trial, prefix, lstm):
         name("num_layers"): num_layers,
         name("hidden_size"): trial.suggest_categorical(name("hidden_size"), LSTM_HIDDEN_SIZES),
         name("bidirectional"): trial.suggest_categorical(name("bidirectional"), [False, True]),
-        name("pooling"): trial.suggest_categorical(name("pooling"), ["last", "mean", "max", "attention"]),
+        name("pooling"): trial.suggest_categorical(name("pooling"), list(POOLINGS)),
         name("head"): head,
         name("lr"): trial.suggest_float(name("lr"), 1e-4, 1e-2, log=True),
         name("batch_size"): trial.suggest_categorical(name("batch_size"), BATCH_SIZES),
