@@ -175,8 +175,9 @@ def _reproduce_paper(args):
     )
 
 
-def _add_corpus_arguments(command):
+def _add_corpus_options(command):
     from .datasets import LOADERS
+    from .datasets._labels import _LABEL_SETS
 
     command.add_argument(
         "--corpus",
@@ -187,20 +188,58 @@ def _add_corpus_arguments(command):
     )
     command.add_argument(
         "--labels",
-        default="original",
-        choices=["original", "unified"],
-        help="the corpus's own labels, or the cross-corpus label set (default: original)",
+        default=_LABEL_SETS[0],
+        choices=_LABEL_SETS,
+        help="the corpus's own labels, or the cross-corpus label set (default: %(default)s)",
     )
 
 
-def build_parser():
-    from . import __version__
-
-    parser = argparse.ArgumentParser(
-        prog="sklearn-ser", description="Speech emotion recognition with scikit-learn pipelines."
+def _add_recipe_option(command, *, example):
+    command.add_argument(
+        "--recipe", required=True, help=f"recipe name (sklearn_ser.recipes.list_recipes()), e.g. {example}"
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+
+def _add_protocol_options(command, *, purpose):
+    from .model_selection import PROTOCOLS
+
+    command.add_argument(
+        "--protocol",
+        default="speaker",
+        choices=PROTOCOLS,
+        help=f"{purpose} (default: %(default)s, leave one speaker out)",
+    )
+    command.add_argument("--n-splits", type=int, default=5, help="folds of the random and text protocols")
+
+
+def _add_training_options(command, *, epochs="training epochs of neural recipes (others ignore it)"):
+    command.add_argument("--max-epochs", type=int, default=None, help=epochs)
+    command.add_argument("--random-state", type=int, default=None, help="seed of the models")
+    command.add_argument("--device", default=None, help="torch device (default: auto, CUDA when present)")
+    command.add_argument("--n-jobs", type=int, default=None, help="parallel feature extraction workers")
+    command.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a recipe option or step parameter, e.g. lstm__hidden_size=64",
+    )
+
+
+def _add_cache_option(command, *, help):
+    command.add_argument(
+        "--cache-dir", default=None, help=f"{help} (default: $SKLEARN_SER_CACHE or ~/.cache/sklearn-ser)"
+    )
+
+
+def _add_output(command, name, *, kind, help, required=False):
+    """An output option, checked before any work: ``kind`` is ``"file"`` or ``"folder"``."""
+    command.add_argument(f"--{name}", required=required, default=None, help=help)
+    outputs = dict(command.get_default("outputs") or {})
+    outputs[name] = kind
+    command.set_defaults(outputs=outputs)
+
+
+def _add_demo(commands):
     demo = commands.add_parser(
         "demo",
         help="classify the emotions of a synthetic corpus under a random and a speaker-independent split",
@@ -208,82 +247,63 @@ def build_parser():
         "features, and report accuracy and balanced accuracy of an SVM under a random and a "
         "speaker-independent split.",
     )
-    demo.add_argument("--speakers", type=int, default=4, help="number of speakers (default: 4)")
-    demo.add_argument("--words", type=int, default=20, help="number of words per speaker and emotion (default: 20)")
+    demo.add_argument("--speakers", type=int, default=4, help="number of speakers (default: %(default)s)")
+    demo.add_argument("--words", type=int, default=20, help="words per speaker and emotion (default: %(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="random seed of the corpus and the folds (default: 0)")
     demo.add_argument("--n-jobs", type=int, default=-1, help="parallel extraction workers (default: all cores)")
-    demo.add_argument(
-        "--cache-dir",
-        default=None,
-        help="folder for the corpus and features (default: $SKLEARN_SER_CACHE or ~/.cache/sklearn-ser)",
-    )
+    _add_cache_option(demo, help="folder for the corpus and features")
     demo.set_defaults(run=_demo)
 
+
+def _add_fit(commands):
     fit = commands.add_parser(
         "fit",
         help="fit a recipe on a corpus and save the fitted pipeline with joblib",
         description="Fit a named recipe (see sklearn_ser.recipes.list_recipes()) on every file of a "
         "corpus and save the fitted pipeline with joblib.",
     )
-    _add_corpus_arguments(fit)
-    fit.add_argument("--recipe", required=True, help="recipe name, e.g. lstm-logmel or paper-proposed")
-    fit.add_argument("--out", required=True, help="where to save the fitted model (.joblib)")
-    fit.set_defaults(output_files=("out",))
-    fit.add_argument(
-        "--max-epochs", type=int, default=None, help="training epochs of neural recipes (others ignore it)"
-    )
-    fit.add_argument("--random-state", type=int, default=None, help="seed for a reproducible model")
-    fit.add_argument("--device", default=None, help="torch device (default: auto, CUDA when present)")
-    fit.add_argument("--n-jobs", type=int, default=None, help="parallel feature extraction workers")
-    fit.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="a recipe option or step parameter, e.g. lstm__hidden_size=64",
-    )
+    _add_corpus_options(fit)
+    _add_recipe_option(fit, example="lstm-logmel")
+    _add_output(fit, "out", kind="file", required=True, help="where to save the fitted model (.joblib)")
+    _add_training_options(fit)
     fit.set_defaults(run=_fit)
 
+
+def _add_predict(commands):
     predict = commands.add_parser(
         "predict",
         help="predict the emotion of audio files with a saved model",
         description="Write a CSV with one row per audio file: file, predicted label and one probability "
-        "column per class. Directories are searched for audio files. A model file runs code when loaded: "
-        "only load models from sources you trust.",
+        "column per class. Directories are searched for audio files. Files that cannot be read are reported "
+        "on standard error and the status is then 1. A model file runs code when loaded: only load models "
+        "from sources you trust.",
     )
     predict.add_argument("model", help="a model saved by 'sklearn-ser fit' (.joblib)")
     predict.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or folders of them")
-    predict.add_argument("--out", default=None, help="CSV file to write (default: standard output)")
-    predict.set_defaults(run=_predict, output_files=("out",))
+    _add_output(predict, "out", kind="file", help="CSV file to write (default: standard output)")
+    predict.set_defaults(run=_predict)
 
+
+def _add_evaluate_and_compare(commands):
     for name, run, help_text in [
         ("evaluate", _evaluate, "cross-validate one recipe under a protocol and write a Markdown report"),
         ("compare", _compare, "cross-validate several recipes on the same folds and write a Markdown report"),
     ]:
         command = commands.add_parser(name, help=help_text, description=help_text + ", with figures.")
-        _add_corpus_arguments(command)
+        _add_corpus_options(command)
         if name == "evaluate":
-            command.add_argument("--recipe", required=True, help="recipe name, e.g. svm-mfcc")
+            _add_recipe_option(command, example="svm-mfcc")
         else:
             command.add_argument(
                 "--recipes", required=True, help="comma-separated recipe names, e.g. svm-mfcc,lstm-logmel"
             )
-        command.add_argument(
-            "--protocol",
-            default="speaker",
-            choices=["random", "speaker", "text", "speaker+text", "cross-corpus"],
-            help="evaluation protocol (default: speaker, leave one speaker out)",
-        )
-        command.add_argument("--n-splits", type=int, default=5, help="folds of the random and text protocols")
-        command.add_argument("--out", required=True, help="folder for report.md and its figures")
-        command.set_defaults(output_folders=("out",))
-        command.add_argument(
-            "--max-epochs", type=int, default=None, help="training epochs of neural recipes (others ignore it)"
-        )
-        command.add_argument("--random-state", type=int, default=None, help="seed of the models")
-        command.add_argument("--n-jobs", type=int, default=None, help="parallel feature extraction workers")
-        command.add_argument("--set", action="append", metavar="KEY=VALUE", help="a recipe option or step parameter")
+        _add_protocol_options(command, purpose="evaluation protocol")
+        _add_output(command, "out", kind="folder", required=True, help="folder for report.md and its figures")
+        _add_training_options(command)
         command.set_defaults(run=run)
 
+
+def _add_search(commands):
     search = commands.add_parser(
         "search",
         help="search a recipe's parameters with Optuna, pruning bad trials; several workers can share a study",
@@ -292,8 +312,8 @@ def build_parser():
         "workers with one --storage and --study to share the trials; an interrupted worker loses no finished "
         "trial, and rerunning the command continues the study up to --n-trials finished trials.",
     )
-    _add_corpus_arguments(search)
-    search.add_argument("--recipe", required=True, help="recipe name, e.g. lstm-logmel or svm-mfcc")
+    _add_corpus_options(search)
+    _add_recipe_option(search, example="lstm-logmel")
     search.add_argument(
         "--storage",
         default=None,
@@ -305,39 +325,25 @@ def build_parser():
         default=None,
         help="study name (required with --storage); workers with the same storage and name share it",
     )
-    search.add_argument("--n-trials", type=int, default=20, help="finished trials the study should hold (default: 20)")
-    search.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
     search.add_argument(
-        "--protocol",
-        default="speaker",
-        choices=["random", "speaker", "text", "speaker+text", "cross-corpus"],
-        help="folds of every trial (default: speaker, leave one speaker out)",
+        "--n-trials", type=int, default=20, help="finished trials the study should hold (default: %(default)s)"
     )
-    search.add_argument("--n-splits", type=int, default=5, help="folds of the random and text protocols")
+    search.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
+    _add_protocol_options(search, purpose="folds of every trial")
     search.add_argument(
-        "--scoring", default="balanced_accuracy", help="scikit-learn scorer to maximize (default: balanced_accuracy)"
+        "--scoring", default="balanced_accuracy", help="scikit-learn scorer to maximize (default: %(default)s)"
     )
     search.add_argument("--sampler-seed", type=int, default=None, help="seed of the TPE sampler (one per worker)")
-    search.add_argument(
-        "--max-epochs", type=int, default=None, help="most training epochs of neural recipes (others ignore it)"
+    _add_training_options(search, epochs="most training epochs of neural recipes (others ignore it)")
+    _add_cache_option(search, help="features are cached in its 'features' folder")
+    _add_output(search, "plots", kind="folder", help="folder for the figures of the search (history, importances, ...)")
+    _add_output(
+        search, "out", kind="file", help="refit the best parameters on the whole corpus and save the pipeline here"
     )
-    search.add_argument("--random-state", type=int, default=None, help="seed of the models")
-    search.add_argument("--device", default=None, help="torch device (default: auto, CUDA when present)")
-    search.add_argument("--n-jobs", type=int, default=None, help="parallel feature extraction workers")
-    search.add_argument(
-        "--cache-dir",
-        default=None,
-        help="features are cached in its 'features' folder (default: $SKLEARN_SER_CACHE or ~/.cache/sklearn-ser)",
-    )
-    search.add_argument("--set", action="append", metavar="KEY=VALUE", help="a recipe option or step parameter")
-    search.add_argument(
-        "--plots", default=None, help="folder for the figures of the search (history, importances, learning curves)"
-    )
-    search.add_argument(
-        "--out", default=None, help="refit the best parameters on the whole corpus and save the pipeline here"
-    )
-    search.set_defaults(run=_search, output_files=("out",), output_folders=("plots",))
+    search.set_defaults(run=_search)
 
+
+def _add_reproduce_paper(commands):
     paper = commands.add_parser(
         "reproduce-paper",
         help="reproduce 'Mel-Spectrograms Based LSTM Model for Speech Emotion Recognition' on TESS",
@@ -346,12 +352,25 @@ def build_parser():
         "write a Markdown report with the paper's tables (per-class scores, accuracy per epoch) and figures.",
     )
     paper.add_argument("--tess", required=True, help="path to the TESS corpus")
-    paper.add_argument("--out", required=True, help="folder for report.md, figures and CSV tables")
+    _add_output(paper, "out", kind="folder", required=True, help="folder for report.md, figures and CSV tables")
     paper.add_argument("--epochs", type=int, default=100, help="LSTM training epochs (default: 100, as the paper)")
     paper.add_argument("--text-splits", type=int, default=5, help="folds of the word-independent protocol")
     paper.add_argument("--random-state", type=int, default=None, help="seed of the split and models (default: 0)")
     paper.add_argument("--n-jobs", type=int, default=None, help="feature extraction workers (default: all cores)")
-    paper.set_defaults(run=_reproduce_paper, output_folders=("out",))
+    paper.set_defaults(run=_reproduce_paper)
+
+
+def build_parser():
+    """The ``sklearn-ser`` argument parser: one sub-command per job."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="sklearn-ser", description="Speech emotion recognition with scikit-learn pipelines."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_demo, _add_fit, _add_predict, _add_evaluate_and_compare, _add_search, _add_reproduce_paper):
+        add(commands)
     return parser
 
 
@@ -375,12 +394,11 @@ def _check_outputs(args):
     """Refuse outputs that could not be written before any work starts."""
     from ._files import check_writable, check_writable_folder
 
-    for name in getattr(args, "output_files", ()):
-        if getattr(args, name) is not None:
-            check_writable(getattr(args, name), option=f"--{name}")
-    for name in getattr(args, "output_folders", ()):
-        if getattr(args, name) is not None:
-            check_writable_folder(getattr(args, name), option=f"--{name}")
+    for name, kind in (getattr(args, "outputs", None) or {}).items():
+        path = getattr(args, name)
+        if path is not None:
+            check = check_writable if kind == "file" else check_writable_folder
+            check(path, option=f"--{name}")
 
 
 if __name__ == "__main__":
