@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import time
 from pathlib import Path
@@ -18,20 +17,6 @@ from ._files import dump_atomically
 UNREADABLE = (ValueError, OSError)  # InvalidAudioError is a ValueError
 AUDIO_SUFFIXES = frozenset(f".{extension.lower()}" for extension in soundfile.available_formats()) | {".wav"}
 PREDICT_CHUNK = 64
-
-
-def parse_assignments(assignments):
-    """``["lstm__hidden_size=64", "memory=cache"]`` -> ``{"lstm__hidden_size": 64, "memory": "cache"}``."""
-    overrides = {}
-    for assignment in assignments or ():
-        key, separator, text = assignment.partition("=")
-        if not separator or not key:
-            raise ValueError(f"--set expects KEY=VALUE, got {assignment!r}.")
-        try:
-            overrides[key] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            overrides[key] = text
-    return overrides
 
 
 def load_corpora(specs, *, labels="original"):

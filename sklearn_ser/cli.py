@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 from pathlib import Path
 
@@ -23,13 +24,26 @@ def _demo(args):
 
 def _overrides(args, recipe):
     """Overrides of ``recipe``: ``--set`` assignments, and the common options it accepts."""
-    from ._predict import parse_assignments
     from .recipes import recipe_options
 
-    overrides = parse_assignments(args.set)
+    overrides = _parse_assignments(args.set)
     for option in set(recipe_options(recipe)) & {"max_epochs", "random_state", "device", "n_jobs"}:
         if getattr(args, option, None) is not None:
             overrides[option] = getattr(args, option)
+    return overrides
+
+
+def _parse_assignments(assignments):
+    """``["lstm__hidden_size=64", "memory=cache"]`` -> ``{"lstm__hidden_size": 64, "memory": "cache"}``."""
+    overrides = {}
+    for assignment in assignments or ():
+        key, separator, text = assignment.partition("=")
+        if not separator or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {assignment!r}.")
+        try:
+            overrides[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            overrides[key] = text
     return overrides
 
 

@@ -3,7 +3,6 @@
 import re
 
 from ._base import (
-    _MAX_SEARCH_DEPTH,
     _check_root,
     _code_error,
     _iter_audio_files,
@@ -145,13 +144,13 @@ def load_crema_d(root, *, labels="original"):
     _check_labels(labels)
     root = _check_root(root)
     records = [record for path in _iter_audio_files(root) if (record := _parse_file_name(path)) is not None]
-    if not records:
-        raise ValueError(
-            f"No CREMA-D audio files found in {str(root)!r} (searched {_MAX_SEARCH_DEPTH} levels deep for .wav or "
-            ".flac files named like '1001_DFA_ANG_XX.wav')."
-        )
-    key_columns = ("speaker", "text", "label", "intensity")
-    extra_columns = ("intensity", "sentence")
     return _corpus_frame(
-        records, labels, corpus="crema-d", name="CREMA-D", key_columns=key_columns, extra_columns=extra_columns
+        records,
+        labels,
+        corpus="crema-d",
+        name="CREMA-D",
+        root=root,
+        looked_for=".wav or .flac files named like '1001_DFA_ANG_XX.wav'",
+        key_columns=("speaker", "text", "label", "intensity"),
+        extra_columns=("intensity", "sentence"),
     )

@@ -3,7 +3,6 @@
 import re
 
 from ._base import (
-    _MAX_SEARCH_DEPTH,
     _check_root,
     _code_error,
     _iter_audio_files,
@@ -155,13 +154,13 @@ def load_emodb(root, *, labels="original"):
     _check_labels(labels)
     root = _check_root(root)
     records = [record for path in _iter_audio_files(root) if (record := _parse_file_name(path)) is not None]
-    if not records:
-        raise ValueError(
-            f"No EMO-DB audio files found in {str(root)!r} (searched {_MAX_SEARCH_DEPTH} levels deep "
-            "for .wav or .flac files named like '03a01Fa.wav')."
-        )
-    key_columns = ("speaker", "text", "label", "version")
-    extra_columns = ("gender", "version", "sentence")
     return _corpus_frame(
-        records, labels, corpus="emodb", name="EMO-DB", key_columns=key_columns, extra_columns=extra_columns
+        records,
+        labels,
+        corpus="emodb",
+        name="EMO-DB",
+        root=root,
+        looked_for=".wav or .flac files named like '03a01Fa.wav'",
+        key_columns=("speaker", "text", "label", "version"),
+        extra_columns=("gender", "version", "sentence"),
     )

@@ -10,7 +10,7 @@ from types import MappingProxyType
 
 import pandas as pd
 
-from ._base import _as_object_strings, _build_frame, _check_unique_recordings
+from ._base import _MAX_SEARCH_DEPTH, _as_object_strings, _build_frame, _check_unique_recordings
 
 #: The cross-corpus emotion labels, sorted.
 UNIFIED_LABELS = ("anger", "boredom", "calm", "disgust", "fear", "happiness", "neutral", "sadness", "surprise")
@@ -160,7 +160,17 @@ def unify_labels(frame):
     return _as_object_strings(result)
 
 
-def _corpus_frame(records, labels, *, corpus, name, key_columns, extra_columns=()):
-    """The loader frame of ``records``: each recording once, then in the label set ``labels``."""
+def _corpus_frame(
+    records, labels, *, corpus, name, root, looked_for, key_columns, extra_columns=(), what="audio files"
+):
+    """The loader frame of ``records``: some, each recording once, then in the label set ``labels``.
+
+    ``looked_for`` completes the error raised when ``records`` is empty:
+    "No {name} {what} found in {root} (searched ... for {looked_for})".
+    """
+    if not records:
+        raise ValueError(
+            f"No {name} {what} found in {str(root)!r} (searched {_MAX_SEARCH_DEPTH} levels deep for {looked_for})."
+        )
     _check_unique_recordings(records, key_columns=key_columns, corpus=name)
     return _apply_labels(_build_frame(records, corpus=corpus, extra_columns=extra_columns), labels)

@@ -3,7 +3,6 @@
 import re
 
 from ._base import (
-    _MAX_SEARCH_DEPTH,
     _check_root,
     _code_error,
     _iter_audio_files,
@@ -185,15 +184,16 @@ def load_ravdess(root, *, labels="original", channel="speech"):
             skipped += 1
             continue
         records.append(record)
-    if not records:
-        wanted = "" if channel == "all" else f"{channel} "
-        skipped = f"; skipped {skipped} of another modality or vocal channel" if skipped else ""
-        raise ValueError(
-            f"No RAVDESS audio-only {wanted}files found in {str(root)!r} (searched {_MAX_SEARCH_DEPTH} levels deep "
-            f"for .wav or .flac files named like '03-01-05-01-02-01-12.wav'{skipped})."
-        )
-    key_columns = ("speaker", "channel", "label", "intensity", "text", "repetition")
-    extra_columns = ("gender", "intensity", "repetition", "channel")
+    wanted = "" if channel == "all" else f"{channel} "
+    skipped = f"; skipped {skipped} of another modality or vocal channel" if skipped else ""
     return _corpus_frame(
-        records, labels, corpus="ravdess", name="RAVDESS", key_columns=key_columns, extra_columns=extra_columns
+        records,
+        labels,
+        corpus="ravdess",
+        name="RAVDESS",
+        what=f"audio-only {wanted}files",
+        root=root,
+        looked_for=f".wav or .flac files named like '03-01-05-01-02-01-12.wav'{skipped}",
+        key_columns=("speaker", "channel", "label", "intensity", "text", "repetition"),
+        extra_columns=("gender", "intensity", "repetition", "channel"),
     )

@@ -3,7 +3,6 @@
 import re
 
 from ._base import (
-    _MAX_SEARCH_DEPTH,
     _check_root,
     _code_error,
     _iter_audio_files,
@@ -146,11 +145,13 @@ def load_savee(root, *, labels="original"):
     _check_labels(labels)
     root = _check_root(root)
     records = [record for path in _iter_audio_files(root) if (record := _parse_file_name(path)) is not None]
-    if not records:
-        raise ValueError(
-            f"No SAVEE audio files found in {str(root)!r} (searched {_MAX_SEARCH_DEPTH} levels deep for .wav or "
-            ".flac files named like 'DC/a01.wav' or 'DC_a01.wav')."
-        )
     return _corpus_frame(
-        records, labels, corpus="savee", name="SAVEE", key_columns=("speaker", "text"), extra_columns=("gender",)
+        records,
+        labels,
+        corpus="savee",
+        name="SAVEE",
+        root=root,
+        looked_for=".wav or .flac files named like 'DC/a01.wav' or 'DC_a01.wav'",
+        key_columns=("speaker", "text"),
+        extra_columns=("gender",),
     )

@@ -152,10 +152,8 @@ def load_tess(root, *, labels="original"):
         for path in filter(_is_audio_file, sorted(folder.iterdir())):
             word = _parse_file_name(path, folder_label=label)
             records.append({"path": str(path), "label": label, "speaker": speaker, "text": word})
-    if not records:
-        raise ValueError(
-            f"No TESS audio files found in {str(root)!r} (searched "
-            f"{_MAX_SEARCH_DEPTH} levels deep for folders such as "
-            "'OAF_angry' holding .wav or .flac files)."
-        )
-    return _corpus_frame(records, labels, corpus="tess", name="TESS", key_columns=("speaker", "label", "text"))
+    looked_for = "folders such as 'OAF_angry' holding .wav or .flac files"
+    key_columns = ("speaker", "label", "text")
+    return _corpus_frame(
+        records, labels, corpus="tess", name="TESS", root=root, looked_for=looked_for, key_columns=key_columns
+    )
