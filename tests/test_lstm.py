@@ -9,10 +9,12 @@ import sklearn
 import torch
 from sklearn.base import clone
 from sklearn.ensemble import VotingClassifier
+from sklearn.exceptions import DataConversionWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import get_tags
 
 from sklearn_ser.datasets import make_synthetic_corpus
 from sklearn_ser.features import DeltaStack, MelSpectrogram, SequencePooling
@@ -113,8 +115,66 @@ def test_early_stopping_holds_out_whole_groups(monkeypatch):
     monkeypatch.setattr(LSTMClassifier, "_validation_split", spy)
     LSTMClassifier(hidden_size=4, max_epochs=2, early_stopping=True, validation_fraction=0.2).fit(X, y, groups=groups)
     assert seen["valid"] and not seen["train"] & seen["valid"]
-    with pytest.raises(ValueError, match="at least two groups"):
+    with pytest.raises(
+        ValueError, match=r"validation_fraction=0.1 of the 1 training groups.*at least 2 training groups"
+    ):
         LSTMClassifier(early_stopping=True).fit(X, y, groups=["one"] * 60)
+    with pytest.raises(ValueError, match="groups has 3 values but X has 60 sequences"):
+        LSTMClassifier(early_stopping=True).fit(X, y, groups=["a", "b", "c"])
+
+
+@pytest.mark.parametrize(
+    "n, fraction, expected",
+    [
+        (
+            30,
+            0.1,
+            r"validation_fraction=0.1 of the 30 training samples: 3 for validation and 27 for training.*"
+            r"at least 6 on each side.*validation_fraction between 0.2 and 0.8",
+        ),
+        (30, 0.9, r"27 for validation and 3 for training.*validation_fraction between 0.2 and 0.8"),
+        (
+            7,
+            0.9,
+            r"of the 7 training samples: 7 for validation and 0 for training.*at least one on each side.*"
+            r"validation_fraction between 0.143 and 0.857",
+        ),
+    ],
+)
+def test_early_stopping_on_too_few_samples_names_validation_fraction(n, fraction, expected):
+    X, y = gaussian_sequences(n=n, labels=("a", "b", "c", "d", "e", "f"))
+    clf = LSTMClassifier(**{**SMALL, "early_stopping": True, "validation_fraction": fraction})
+    with pytest.raises(ValueError, match=expected):
+        clf.fit(X, y)
+    assert not hasattr(clf, "classes_")
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.8])
+def test_early_stopping_works_at_the_fractions_the_error_suggests(fraction):
+    X, y = gaussian_sequences(n=30, labels=("a", "b", "c", "d", "e", "f"))
+    clf = LSTMClassifier(**{**SMALL, "early_stopping": True, "validation_fraction": fraction}).fit(X, y)
+    assert "valid_loss" in clf.history_[-1]
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "score", "get_network_state"])
+def test_unfitted_classifier_raises_not_fitted(method):
+    X, y = gaussian_sequences(n=6)
+    args = (X, y) if method == "score" else () if method == "get_network_state" else (X,)
+    with pytest.raises(NotFittedError):
+        getattr(LSTMClassifier(), method)(*args)
+    assert not hasattr(LSTMClassifier(), "history_")
+
+
+def test_a_column_vector_y_warns_and_trains_as_its_column():
+    X, y = gaussian_sequences(n=20)
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        column = LSTMClassifier(**SMALL).fit(X, y[:, None])
+    np.testing.assert_array_equal(column.predict(X), LSTMClassifier(**SMALL).fit(X, y).predict(X))
+
+
+def test_sequence_tags():
+    tags = get_tags(LSTMClassifier())
+    assert tags.input_tags.three_d_array and not tags.input_tags.two_d_array
 
 
 def test_groups_reach_fit_through_metadata_routing(corpus):
@@ -209,7 +269,7 @@ def test_class_weight():
 @pytest.mark.parametrize(
     "X, y, match",
     [
-        ([np.zeros((3, 2))] * 4, ["a"] * 4, "at least two classes"),
+        ([np.zeros((3, 2))] * 4, ["a"] * 4, "at least two classes; y holds only one class, 'a'"),
         ([np.zeros((3, 2))] * 4, ["a", "b"], "X has 4 sequences but y has 2 labels"),
         ([np.zeros((3, 2))] * 2, [0.5, 1.5], "Unknown label type"),
         ([np.zeros(3)] * 2, ["a", "b"], r"X\[0\] must be a 2-D"),

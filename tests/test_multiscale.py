@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn.exceptions import DataConversionWarning, NotFittedError
 
 from sklearn_ser.models import LSTMClassifier, MultiscaleLSTMClassifier
 from sklearn_ser.models._multiscale import segment
@@ -48,3 +49,28 @@ def test_bad_segment_lengths():
     X, y = [np.zeros((5, 2), dtype=np.float32)] * 2, ["a", "b"]
     with pytest.raises(ValueError, match="segment_frames must be positive integers"):
         MultiscaleLSTMClassifier(segment_frames=(0, 10)).fit(X, y)
+
+
+def small_multiscale():
+    return MultiscaleLSTMClassifier(LSTMClassifier(hidden_size=4, max_epochs=1, random_state=0), segment_frames=(4,))
+
+
+def test_a_column_vector_y_warns_and_trains_as_its_column():
+    rng = np.random.default_rng(0)
+    X = [rng.normal(loc=i % 2, size=(8, 2)).astype("float32") for i in range(8)]
+    y = np.array(["calm", "angry"] * 4)
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        column = small_multiscale().fit(X, y[:, None])
+    np.testing.assert_array_equal(column.predict_proba(X), small_multiscale().fit(X, y).predict_proba(X))
+
+
+def test_regression_targets_are_refused():
+    X = [np.zeros((5, 2), dtype=np.float32)] * 4
+    with pytest.raises(ValueError, match="Unknown label type"):
+        small_multiscale().fit(X, [0.5, 1.5, 2.5, 3.5])
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_unfitted_classifier_raises_not_fitted(method):
+    with pytest.raises(NotFittedError):
+        getattr(small_multiscale(), method)([np.zeros((5, 2), dtype=np.float32)])

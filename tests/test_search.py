@@ -1,14 +1,18 @@
+import re
 import warnings
 
 import joblib
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
+import scipy.sparse
 import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import (
+    GridSearchCV,
     GroupKFold,
     LeaveOneGroupOut,
     StratifiedKFold,
@@ -20,10 +24,11 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_ser.datasets import make_synthetic_corpus
 from sklearn_ser.features import MFCC, SequencePooling, SpeakerNormalizer
-from sklearn_ser.model_selection import DefaultSearchSpace, OptunaSearch
+from sklearn_ser.model_selection import DefaultSearchSpace, OptunaSearch, make_storage
 from sklearn_ser.model_selection._search import _default_pruner
 from sklearn_ser.models import LSTMClassifier
 from sklearn_ser.recipes import get_recipe, list_recipes
@@ -190,7 +195,17 @@ def test_best_params_refit_and_predictions():
     assert search.best_estimator_.get_params()["svc__C"] == best.params["svc__C"]
     np.testing.assert_array_equal(search.predict(X), search.best_estimator_.predict(X))
     assert list(search.classes_) == ["angry", "calm", "sad"]
-    assert search.predict_proba is not None
+
+
+def test_prediction_methods_are_those_of_the_estimator():
+    X, y = gaussian_sequences(n=30)
+    svm = OptunaSearch(pooled_svm(), svm_space, n_trials=1, cv=2)
+    assert not hasattr(svm, "predict_proba") and hasattr(svm, "decision_function")
+    svm.fit(X, y)
+    assert svm.decision_function(X[:4]).shape == (4, 3)
+    pipe = make_pipeline(SequencePooling(), StandardScaler(), LogisticRegression())
+    logistic = OptunaSearch(pipe, logistic_space, n_trials=1, cv=2).fit(X, y)
+    np.testing.assert_allclose(np.exp(logistic.predict_log_proba(X[:4])), logistic.predict_proba(X[:4]))
 
 
 @pytest.mark.parametrize("scoring", ["balanced_accuracy", "neg_log_loss", "f1_macro"])
@@ -243,9 +258,10 @@ def test_error_score_raise_and_all_trials_failing():
         OptunaSearch(pooled_svm(), bad_space, n_trials=2, cv=2, error_score="raise").fit(X, y)
     with (
         pytest.warns(FitFailedWarning),
-        pytest.raises(ValueError, match=r"No trial .* completed.*InvalidParameterError"),
+        pytest.raises(ValueError, match=r"No trial .* completed.*InvalidParameterError") as raised,
     ):
         OptunaSearch(pooled_svm(), bad_space, n_trials=2, cv=2).fit(X, y)
+    assert isinstance(raised.value.__cause__, InvalidParameterError)  # the first error of this process
 
 
 def test_search_space_must_return_a_dict():
@@ -367,7 +383,6 @@ def test_nested_cross_validation_routes_groups_to_both_splitters():
 def test_optuna_search_cv_and_grid_search_cv_on_toolkit_pipelines(corpus):
     from optuna.distributions import FloatDistribution
     from optuna_integration import OptunaSearchCV
-    from sklearn.model_selection import GridSearchCV
 
     pipe = get_recipe("svm-mfcc")
     X, y = corpus["path"], corpus["label"]
@@ -389,3 +404,187 @@ def test_a_stored_study_needs_a_name(tmp_path):
     X, y = gaussian_sequences(n=20)
     with pytest.raises(ValueError, match="study_name is required"):
         OptunaSearch(pooled_svm(), svm_space, n_trials=1, cv=2, storage=f"journal:{tmp_path / 'log'}").fit(X, y)
+
+
+class ArrayOnly:
+    """An array-like with ``__array__`` only: no ``len``, no indexing."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.array, dtype=dtype)
+
+
+@pytest.mark.parametrize(
+    "as_input", [scipy.sparse.csr_matrix, scipy.sparse.csr_array, ArrayOnly], ids=["csr_matrix", "csr_array", "no len"]
+)
+def test_tabular_input_that_grid_search_takes(as_input):
+    rng = np.random.default_rng(0)
+    y = np.repeat(["a", "b"], 20)
+    X = rng.normal(size=(40, 3)) + (y == "a")[:, None]
+    X[X < 0] = 0
+    search = OptunaSearch(LogisticRegression(), logistic_space_bare, n_trials=2, cv=2, random_state=0)
+    search.fit(as_input(X), y)
+    grid = GridSearchCV(LogisticRegression(), {"C": [search.best_params_["C"]]}, cv=2).fit(as_input(X), y)
+    np.testing.assert_array_equal(search.predict(as_input(X)), grid.predict(as_input(X)))
+
+
+def logistic_space_bare(trial):
+    return {"C": trial.suggest_float("C", 1e-2, 1e2, log=True)}
+
+
+def test_n_features_in_and_feature_names_come_from_the_best_estimator():
+    rng = np.random.default_rng(0)
+    y = np.repeat(["a", "b"], 20)
+    X = pd.DataFrame(rng.normal(size=(40, 3)) + (y == "a")[:, None], columns=["f0", "rms", "zcr"])
+    search = OptunaSearch(LogisticRegression(), logistic_space_bare, n_trials=1, cv=2)
+    assert not hasattr(search, "n_features_in_")
+    search.fit(X, y)
+    assert search.n_features_in_ == 3 and list(search.feature_names_in_) == ["f0", "rms", "zcr"]
+    without_refit = OptunaSearch(LogisticRegression(), logistic_space_bare, n_trials=1, cv=2, refit=False).fit(X, y)
+    assert not hasattr(without_refit, "n_features_in_") and not hasattr(without_refit, "feature_names_in_")
+    sequences, labels = gaussian_sequences(n=20)
+    on_sequences = OptunaSearch(pooled_svm(), svm_space, n_trials=1, cv=2).fit(sequences, labels)
+    assert on_sequences.n_features_in_ == 3  # the pipeline's, from its first step
+
+
+def stored_search(tmp_path, **params):
+    defaults = dict(
+        estimator=pooled_svm(),
+        search_space=svm_space,
+        n_trials=2,
+        cv=2,
+        storage=f"journal:{tmp_path / 'study.log'}",
+        study_name="s",
+        refit=False,
+        random_state=0,
+    )
+    return OptunaSearch(**{**defaults, **params})
+
+
+@pytest.mark.parametrize(
+    "changed, expected",
+    [
+        (
+            dict(scoring="balanced_accuracy"),
+            r"its scoring is \"None \(the estimator's score method\)\", this "
+            r"search's is 'balanced_accuracy'",
+        ),
+        (dict(cv=3), r"its cv is 'StratifiedKFold\(n_splits=2,.*this search's is 'StratifiedKFold\(n_splits=3,"),
+        (dict(cv=GroupKFold(2)), r"its cv is 'StratifiedKFold.*this search's is 'GroupKFold"),
+        (
+            dict(estimator=make_pipeline(SequencePooling(stats=("mean",)), StandardScaler(), SVC())),
+            r"its estimator parameters are \"sequencepooling__stats=\('mean', 'std'\)\", this search's are "
+            r"\"sequencepooling__stats=\('mean',\)\"",
+        ),
+        (
+            dict(estimator=make_pipeline(SequencePooling(), StandardScaler(), SVC(C=2.0))),
+            r"estimator parameters are 'svc__C=1.0', this search's are 'svc__C=2.0'",
+        ),
+        (dict(estimator=SVC()), r"its estimator is 'Pipeline', this search's is 'SVC'"),
+        (
+            dict(search_space=lambda trial: {"svc__gamma": trial.suggest_float("svc__gamma", 1e-3, 1.0, log=True)}),
+            r"its search_space's parameters are \['svc__C'\], this search's are \['svc__gamma'\]",
+        ),
+    ],
+    ids=["scoring", "cv folds", "cv splitter", "parameter", "searched step's parameter", "estimator", "space"],
+)
+def test_a_study_of_another_search_is_refused(tmp_path, changed, expected):
+    X, y = gaussian_sequences(n=20)
+    groups = np.arange(20) % 4
+    stored_search(tmp_path).fit(X, y, groups=groups)
+    with pytest.raises(
+        ValueError, match=r"Study 's' in storage 'journal:.*study.log' was created for another search: "
+    ) as raised:
+        stored_search(tmp_path, n_trials=4, **changed).fit(X, y, groups=groups)
+    assert re.search(expected, str(raised.value)), str(raised.value)
+    assert "another study_name (--study on the command line)" in str(raised.value)
+    study = optuna.load_study(study_name="s", storage=make_storage(f"journal:{tmp_path / 'study.log'}"))
+    assert len(study.trials) == 2  # refused before any trial ran
+
+
+def test_a_study_of_the_same_search_continues_whatever_the_execution_settings(tmp_path):
+    X, y = gaussian_sequences(n=20)
+    stored_search(tmp_path).fit(X, y)
+    cached = make_pipeline(SequencePooling(), StandardScaler(), SVC(), memory=str(tmp_path / "cache"), verbose=False)
+    again = stored_search(tmp_path, estimator=cached, n_trials=3, random_state=1).fit(X, y)
+    assert len(again.study_.trials) == 3
+    record = again.study_.user_attrs["sklearn_ser_search"]
+    assert record["direction"] == "maximize" and record["estimator"] == "Pipeline"
+    assert record["estimator_parameters"]["svc__C"] == "1.0" and "memory" not in record["estimator_parameters"]
+    assert record["search_space_parameters"] == ["svc__C"]
+
+
+def test_a_renamed_space_that_draws_the_same_parameters_continues_the_study(tmp_path):
+    X, y = gaussian_sequences(n=20)
+    stored_search(tmp_path).fit(X, y)
+
+    def edited_svm_space(trial):
+        return {"svc__C": trial.suggest_float("svc__C", 1e-1, 1e1, log=True)}
+
+    assert len(stored_search(tmp_path, search_space=edited_svm_space, n_trials=3).fit(X, y).study_.trials) == 3
+
+
+def test_an_unnamed_study_records_nothing():
+    X, y = gaussian_sequences(n=20)
+    calls = []
+
+    def counting_space(trial):
+        calls.append(trial.number)
+        return svm_space(trial)
+
+    search = OptunaSearch(pooled_svm(), counting_space, n_trials=2, cv=2, refit=False).fit(X, y)
+    assert "sklearn_ser_search" not in search.study_.user_attrs
+    assert calls == [0, 1, 0]  # the two trials, then best_params_: no probe of the space
+
+
+def test_a_study_of_another_direction_is_refused(tmp_path):
+    X, y = gaussian_sequences(n=20)
+    storage = make_storage(f"journal:{tmp_path / 'study.log'}")
+    optuna.create_study(storage=storage, study_name="s", direction="minimize")
+    with pytest.raises(ValueError, match=r"Study 's'.*its direction is 'minimize', this search's is 'maximize'"):
+        stored_search(tmp_path).fit(X, y)
+
+
+def test_a_study_without_a_record_is_adopted_with_a_warning_when_it_has_trials(tmp_path):
+    X, y = gaussian_sequences(n=20)
+    storage = make_storage(f"journal:{tmp_path / 'study.log'}")
+    optuna.create_study(storage=storage, study_name="empty", direction="maximize")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        stored_search(tmp_path, study_name="empty").fit(X, y)
+    legacy = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    legacy.enqueue_trial({"svc__C": 1.0})
+    legacy.optimize(lambda trial: trial.suggest_float("svc__C", 1e-2, 1e2, log=True) / 100, n_trials=1)
+    with pytest.warns(UserWarning, match=r"Study 's' has 1 trials but no record of what they optimise"):
+        search = stored_search(tmp_path, n_trials=3).fit(X, y)
+    assert len(search.study_.trials) == 3 and "sklearn_ser_search" in search.study_.user_attrs
+    with pytest.raises(ValueError, match="its scoring is"):
+        stored_search(tmp_path, n_trials=4, scoring="f1_macro").fit(X, y)
+
+
+def test_a_damaged_journal_names_the_file_and_the_line(tmp_path):
+    X, y = gaussian_sequences(n=20)
+    stored_search(tmp_path).fit(X, y)
+    path = tmp_path / "study.log"
+    lines = path.read_text().splitlines(keepends=True)
+    damaged = lines.copy()
+    damaged[3] = damaged[3][: len(damaged[3]) // 2] + "\n"
+    path.write_text("".join(damaged))
+    with pytest.raises(ValueError, match=rf"journal file {re.escape(str(path))} is damaged: line 4 is not valid JSON"):
+        stored_search(tmp_path, n_trials=3).fit(X, y)
+
+
+def test_a_journal_cut_short_by_a_killed_worker_is_repaired(tmp_path):
+    X, y = gaussian_sequences(n=20)
+    stored_search(tmp_path).fit(X, y)
+    path = tmp_path / "study.log"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]) + lines[-1][:20])
+    with pytest.warns(
+        UserWarning, match=rf"last line \(line {len(lines)}\) of the Optuna journal file .* was cut short"
+    ):
+        search = stored_search(tmp_path, n_trials=3).fit(X, y)
+    assert len([t for t in search.study_.trials if t.state.is_finished()]) == 3
+    assert path.read_text().endswith("\n")

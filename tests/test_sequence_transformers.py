@@ -1,7 +1,11 @@
 import librosa
 import numpy as np
+import pandas as pd
 import pytest
+import scipy.sparse
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.utils import get_tags
 
 from sklearn_ser.features import (
     DeltaStack,
@@ -104,16 +108,35 @@ def test_pooling_names(sequences):
         (np.zeros((4, 3)), "Expected feature sequences"),
         ([], "X is empty"),
         ([np.zeros(5)], r"X\[0\] must be a 2-D"),
-        ([np.zeros((0, 3))], r"X\[0\] is empty"),
+        ([np.zeros((0, 3))], r"X\[0\] is empty: 0 frame\(s\) \(shape=\(0, 3\)\)"),
+        ([np.zeros((2, 0))], r"X\[0\] is empty: 0 feature\(s\) \(shape=\(2, 0\)\)"),
+        ([np.zeros((2, 3)), np.ones((2, 3)) * 1j], r"Complex data not supported: X\[1\] holds complex values"),
+        (
+            scipy.sparse.csr_matrix(np.ones((2, 3))),
+            "got a sparse matrix \\(csr_matrix\\): sparse input is not supported",
+        ),
         ([np.zeros((2, 3)), np.full((2, 3), np.nan)], r"X\[1\] holds NaN"),
         ([np.zeros((2, 3)), np.zeros((2, 4))], r"X\[1\] has 4 features per frame, expected 3"),
-        (["a.wav"], r"X\[0\] is not a numeric"),
+        (["a.wav"], r"X\[0\] is not a numeric .* could not convert string to float"),
         ("a.wav", "Expected a list of feature sequences"),
     ],
 )
 def test_check_sequences_names_the_problem(X, match):
     with pytest.raises(ValueError, match=match):
         check_sequences(X)
+
+
+def test_objects_that_are_not_numbers_are_a_type_error():
+    with pytest.raises(TypeError, match=r"X\[1\] is not a numeric .* not 'dict'"):
+        check_sequences([np.zeros((2, 2)), np.array([[{"a": 1}, 2.0]], dtype=object)])
+
+
+@pytest.mark.parametrize("transformer", [DeltaStack(), SequenceScaler()])
+def test_sequence_transformers_output_float32_whatever_the_input(sequences, transformer):
+    assert get_tags(transformer).transformer_tags.preserves_dtype == ["float32"]
+    for dtype in (np.float64, np.float32, np.int64):
+        out = clone(transformer).fit_transform([s.astype(dtype) for s in sequences])
+        assert {o.dtype for o in out} == {np.dtype(np.float32)}
 
 
 def test_three_dimensional_batches_are_sequences():
@@ -141,5 +164,8 @@ def test_vector_as_sequence():
     assert VectorAsSequence(step_size=4).fit_transform(X)[0].shape == (2, 4)
     with pytest.raises(ValueError, match="step_size=3 does not divide the 8 columns"):
         VectorAsSequence(step_size=3).fit(X)
-    with pytest.raises(ValueError, match="X has 4 columns, expected 8"):
+    with pytest.raises(ValueError, match="X has 4 features, but VectorAsSequence is expecting 8 features"):
         VectorAsSequence().fit(X).transform(np.zeros((1, 4)))
+    named = VectorAsSequence().fit(pd.DataFrame(X, columns=[f"mfcc_{i}" for i in range(8)]))
+    assert list(named.feature_names_in_) == [f"mfcc_{i}" for i in range(8)]
+    assert VectorAsSequence().fit_transform(X.astype(np.float64))[0].dtype == np.float32

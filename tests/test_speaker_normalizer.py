@@ -1,5 +1,7 @@
 import numpy as np
+import pandas as pd
 import pytest
+import scipy.sparse
 import sklearn
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -77,3 +79,50 @@ def test_speaker_ids_are_routed_in_a_pipeline(tmp_path, speakers_seen_by_normali
         pipe.fit(paths, labels, speaker=speakers)
         pipe.predict(paths[:2], speaker=speakers[:2])
     assert seen == [["F01", "M02"], ["F01"]]
+
+
+TABLE = np.array([[1.0, 10.0], [3.0, 30.0], [10.0, 0.0], [20.0, 0.0]])
+TABLE_SPEAKERS = ["a", "a", "b", "b"]
+
+
+@pytest.mark.parametrize(
+    "as_input",
+    [np.asarray, lambda X: X.tolist(), lambda X: pd.DataFrame(X, columns=["f0", "rms"])],
+    ids=["array", "list of rows", "DataFrame"],
+)
+def test_any_two_dimensional_table_is_normalized_per_row(as_input):
+    out = SpeakerNormalizer().fit_transform(as_input(TABLE), speaker=TABLE_SPEAKERS)
+    assert isinstance(out, np.ndarray)
+    np.testing.assert_allclose(out, [[-1, -1], [1, 1], [-1, 0], [1, 0]])
+
+
+def test_a_dataframe_records_its_column_names_and_checks_them():
+    X = pd.DataFrame(TABLE, columns=["f0", "rms"])
+    norm = SpeakerNormalizer().fit(X)
+    assert list(norm.feature_names_in_) == ["f0", "rms"] and list(norm.get_feature_names_out()) == ["f0", "rms"]
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        norm.transform(X[["rms", "f0"]])
+
+
+@pytest.mark.parametrize(
+    "as_input",
+    [list, tuple, lambda X: np.array(X[:4])[:, :3], lambda X: [s.tolist() for s in X]],
+    ids=["list of arrays", "tuple of arrays", "3-D array", "list of nested lists"],
+)
+def test_collections_of_two_dimensional_items_are_sequences(speakers_data, as_input):
+    X, _ = speakers_data
+    X = [sequence[:3] for sequence in X]  # equal lengths, so that a 3-D array can hold them
+    out = SpeakerNormalizer().fit_transform(as_input(X))
+    assert isinstance(out, FeatureSequences) and len(out) == len(as_input(X))
+    for sequence in out:
+        np.testing.assert_allclose(sequence.mean(axis=0), 0, atol=1e-5)
+
+
+def test_a_table_keeps_its_float_dtype():
+    for dtype, expected in [(np.float32, np.float32), (np.float64, np.float64), (np.int64, np.float64)]:
+        assert SpeakerNormalizer().fit_transform(TABLE.astype(dtype)).dtype == expected
+
+
+def test_sparse_input_is_refused_as_sparse():
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        SpeakerNormalizer().fit(scipy.sparse.csr_matrix(TABLE))

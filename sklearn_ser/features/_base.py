@@ -6,6 +6,7 @@ import os
 from numbers import Integral
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
@@ -223,7 +224,11 @@ class SequenceInputMixin:
 
 
 class SequenceTransformer(SequenceOutputMixin, SequenceInputMixin, TransformerMixin, BaseEstimator):
-    """Base of the transformers that map sequences to sequences."""
+    """Base of the transformers that map sequences to sequences.
+
+    Sequences are float32 whatever the input's dtype, so float32 is the one
+    dtype they preserve (the ``preserves_dtype`` tag).
+    """
 
     def transform(self, X):
         """Transform every sequence in ``X``.
@@ -241,6 +246,11 @@ class SequenceTransformer(SequenceOutputMixin, SequenceInputMixin, TransformerMi
         """
         sequences = self._check_input(X)
         return FeatureSequences(map(self._transform_one, sequences), self.get_feature_names_out())
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
 
     def get_feature_names_out(self, input_features=None):
         """Names of the per-frame output features.
@@ -298,10 +308,14 @@ def check_sequences(X, *, n_features=None):
     Raises
     ------
     ValueError
-        If ``X`` is empty or not a batch of sequences, if a sequence is not
-        2-D, has no frames, holds NaN or infinite values, or if the
+        If ``X`` is empty or not a batch of sequences (a sparse matrix
+        included), if a sequence is not 2-D, has no frames, holds complex,
+        NaN or infinite values or values that are not numbers, or if the
         sequences do not all have the same (or the required) number of
         features.
+    TypeError
+        If a sequence holds objects that cannot be numbers at all (e.g. a
+        dict), as :func:`numpy.asarray` reports them.
 
     Examples
     --------
@@ -320,6 +334,11 @@ def check_sequences(X, *, n_features=None):
         items = list(X)
     elif isinstance(X, (list, tuple, np.ndarray)):
         items = list(X)
+    elif sparse.issparse(X):
+        raise ValueError(
+            f"Expected a list of feature sequences, got a sparse matrix ({type(X).__name__}): sparse input is "
+            "not supported. Give a list of dense (n_frames, n_features) arrays."
+        )
     else:
         raise ValueError(f"Expected a list of feature sequences, got {type(X).__name__}.")
     if not items:
@@ -333,18 +352,23 @@ def check_sequences(X, *, n_features=None):
 
 
 def _check_sequence(item, index):
+    if np.iscomplexobj(item):
+        raise ValueError(f"Complex data not supported: X[{index}] holds complex values.")
     try:
         sequence = np.asarray(item, dtype=np.float32)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"X[{index}] is not a numeric (n_frames, n_features) array.") from exc
+        raise type(exc)(f"X[{index}] is not a numeric (n_frames, n_features) array: {exc}") from exc
     if sequence.ndim != 2:
         raise ValueError(
             f"X[{index}] must be a 2-D (n_frames, n_features) sequence, got shape "
             f"{sequence.shape}. Audio goes through a feature transformer such as "
             "MelSpectrogram first."
         )
-    if sequence.shape[0] == 0 or sequence.shape[1] == 0:
-        raise ValueError(f"X[{index}] is empty (shape {sequence.shape}).")
+    for axis, what in ((0, "frame(s)"), (1, "feature(s)")):
+        if sequence.shape[axis] == 0:
+            raise ValueError(
+                f"X[{index}] is empty: 0 {what} (shape={sequence.shape}) while a minimum of 1 is required."
+            )
     if not np.isfinite(sequence).all():
         raise ValueError(f"X[{index}] holds NaN or infinite values.")
     return np.ascontiguousarray(sequence)

@@ -7,7 +7,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import (
     FeatureSequences,
@@ -98,6 +98,8 @@ class VectorAsSequence(SequenceOutputMixin, SequenceInputMixin, TransformerMixin
     ----------
     n_features_in_ : int
         Columns seen in :meth:`fit`.
+    feature_names_in_ : ndarray of str objects
+        Names of those columns, when :meth:`fit` was given a DataFrame.
 
     Examples
     --------
@@ -131,10 +133,9 @@ class VectorAsSequence(SequenceOutputMixin, SequenceInputMixin, TransformerMixin
         self : object
         """
         self._validate_params()
-        X = check_array(X, dtype=np.float32)
+        X = validate_data(self, X, dtype=np.float32)
         if X.shape[1] % self.step_size:
             raise ValueError(f"step_size={self.step_size} does not divide the {X.shape[1]} columns of X.")
-        self.n_features_in_ = X.shape[1]
         return self
 
     def transform(self, X):
@@ -151,9 +152,7 @@ class VectorAsSequence(SequenceOutputMixin, SequenceInputMixin, TransformerMixin
             One ``(n_features // step_size, step_size)`` float32 array per row.
         """
         check_is_fitted(self)
-        X = check_array(X, dtype=np.float32)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} columns, expected {self.n_features_in_}.")
+        X = validate_data(self, X, dtype=np.float32, reset=False)
         steps = X.reshape(len(X), -1, self.step_size)
         names = [f"step_value_{i}" for i in range(self.step_size)]
         return FeatureSequences(list(steps), names)
@@ -172,3 +171,8 @@ class VectorAsSequence(SequenceOutputMixin, SequenceInputMixin, TransformerMixin
         """
         check_is_fitted(self)
         return np.asarray([f"step_value_{i}" for i in range(self.step_size)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags

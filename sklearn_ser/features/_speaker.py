@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
 from ._base import FeatureSequences, SequenceOutputMixin, check_sequences, frame_statistics, record_feature_names
 
@@ -18,7 +18,12 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
     level) and is known to help speaker-independent emotion recognition.
 
     Works on feature sequences (statistics over all frames of a speaker's
-    utterances) and on 2-D feature arrays (statistics over a speaker's rows).
+    utterances) and on 2-D feature tables (statistics over a speaker's rows).
+    ``X`` holds sequences when it is a 3-D array, or a list, tuple or 1-D
+    object array whose items are 2-D ``(n_frames, n_features)`` arrays;
+    anything else (a 2-D array, a list of rows, a DataFrame, a sparse
+    matrix) is a table, one row per utterance, checked as scikit-learn
+    checks tables.
 
     Speaker ids reach it through scikit-learn's metadata routing as
     ``speaker``, in ``fit`` and in ``transform``; both are requested by
@@ -34,8 +39,9 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
     In ``transform``, a speaker seen in ``fit`` is normalized with the
     statistics learned there; a new speaker with the statistics of its own
     utterances in the data being transformed (so give a new speaker's
-    utterances together). The output keeps the input's kind (sequences or a
-    2-D array) and is never wrapped by ``set_output``. Without speaker ids,
+    utterances together). The output keeps the input's kind (float32
+    sequences, or a 2-D array of the input's float dtype) and is never
+    wrapped by ``set_output``. Without speaker ids,
     sequences are normalized per
     utterance (each utterance's own mean and standard deviation over its
     frames, i.e. cepstral mean and variance normalization), and 2-D
@@ -50,7 +56,9 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
     n_features_in_ : int
         Features per frame (or columns).
     feature_names_in_ : ndarray of str objects
-        Names of those features, when the input carried them.
+        Names of those features, when the input carried them (the
+        :class:`FeatureSequences` of a feature transformer, or a DataFrame's
+        columns).
 
     Examples
     --------
@@ -87,7 +95,7 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
         -------
         self : object
         """
-        items, is_sequence = self._check_items(X, reset=True)
+        items, _ = self._check_items(X, reset=True)
         speaker = self._check_speaker(speaker, len(items))
         self.mean_, self.scale_ = frame_statistics(items)
         self.speaker_statistics_ = {}
@@ -95,7 +103,6 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
             for name in np.unique(speaker):
                 chosen = [item for item, owner in zip(items, speaker) if owner == name]
                 self.speaker_statistics_[name] = frame_statistics(chosen)
-        record_feature_names(self, X)
         return self
 
     def transform(self, X, speaker=None):
@@ -111,7 +118,9 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         X_normalized : FeatureSequences or ndarray of shape (n_samples, n_features)
-            The same kind of data as ``X``.
+            The same kind of data as ``X``: float32 sequences, or an array of
+            the table's float dtype (float32 stays float32, anything else
+            becomes float64).
         """
         check_is_fitted(self)
         items, is_sequence = self._check_items(X, reset=False)
@@ -130,7 +139,7 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
         out = [(item - mean) / scale for item, (mean, scale) in zip(items, per_item)]
         if is_sequence:
             return FeatureSequences([o.astype(np.float32) for o in out], self.get_feature_names_out())
-        return np.vstack(out)
+        return np.vstack(out).astype(items[0].dtype, copy=False)
 
     def fit_transform(self, X, y=None, speaker=None):
         """Fit, then transform ``X`` with the same speaker ids.
@@ -168,20 +177,23 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
         return _check_feature_names_in(self, input_features)
 
     def _check_items(self, X, *, reset):
-        is_sequence = not (isinstance(X, np.ndarray) and X.ndim == 2) and not hasattr(X, "columns")
-        if is_sequence:
-            items = check_sequences(X, n_features=None if reset else self.n_features_in_)
-        else:
-            array = check_array(X, dtype=np.float64)
-            if not reset and array.shape[1] != self.n_features_in_:
-                raise ValueError(f"X has {array.shape[1]} features, expected {self.n_features_in_}.")
-            items = list(array[:, None, :])
-        if reset:
-            self.n_features_in_ = items[0].shape[1]
-            self._fitted_on_sequences = is_sequence
-        elif is_sequence != self._fitted_on_sequences:
+        """The utterances of ``X`` as 2-D arrays (a table's rows as one-row arrays), and whether they are sequences."""
+        is_sequence = _holds_sequences(X)
+        if not is_sequence:
+            array = check_array(X, dtype=(np.float64, np.float32))
+        if not reset and is_sequence != self._fitted_on_sequences:
             kinds = {True: "feature sequences", False: "a 2-D array"}
             raise ValueError(f"SpeakerNormalizer was fitted on {kinds[not is_sequence]} but got {kinds[is_sequence]}.")
+        if is_sequence:
+            items = check_sequences(X, n_features=None if reset else self.n_features_in_)
+            if reset:
+                self.n_features_in_ = items[0].shape[1]
+                record_feature_names(self, X)
+        else:
+            validate_data(self, X, reset=reset, skip_check_array=True)  # n_features_in_ and a DataFrame's names
+            items = list(array[:, None, :])
+        if reset:
+            self._fitted_on_sequences = is_sequence
         return items, is_sequence
 
     @staticmethod
@@ -196,4 +208,19 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+def _holds_sequences(X):
+    """Whether ``X`` is a batch of feature sequences rather than a 2-D table.
+
+    Sequences: a 3-D numeric array, or a list, tuple or 1-D object array
+    whose first item is 2-D (an empty list too, which
+    :func:`check_sequences` then reports). Anything else is a table.
+    """
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        return X.ndim == 3
+    if isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.ndim == 1):
+        return len(X) == 0 or np.ndim(X[0]) == 2
+    return False

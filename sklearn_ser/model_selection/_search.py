@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import os
+import re
 import socket
 import time
 import warnings
@@ -12,16 +15,16 @@ from numbers import Integral, Real
 import numpy as np
 import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
-from sklearn.exceptions import FitFailedWarning
+from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing, get_tags
+from sklearn.utils import _safe_indexing, get_tags, indexable
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, get_routing_for_object
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from .._routing import consumed
 from ..models import EpochwiseClassifier
@@ -29,6 +32,17 @@ from ._spaces import DefaultSearchSpace
 from ._storage import in_memory_copy, make_storage
 
 _PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
+
+
+def _search_estimator_has(method):
+    """Whether the search's fitted best estimator, else its estimator, has ``method`` (for ``available_if``)."""
+
+    def check(search):
+        estimator = getattr(search, "best_estimator_", search.estimator)
+        getattr(estimator, method)
+        return True
+
+    return check
 
 
 class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -98,15 +112,22 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         Name of the study in ``storage`` (required with a storage); an
         existing study of that name is loaded and continued, so a study
         name serves one search: in a nested cross-validation every outer fold
-        would continue the same study. None names a new in-memory study.
+        would continue the same study. A study records what it optimises
+        when it is created, and :meth:`fit` refuses to continue one recorded
+        for another search (see Notes). None names a new in-memory study.
     refit : bool, default=True
         Refit the estimator with the best parameters on all the data, as
         ``best_estimator_``, used by :meth:`predict`.
     error_score : "raise" or float, default=np.nan
         Value of a trial whose fit fails. ``np.nan`` marks the trial failed
         (with a ``FitFailedWarning`` naming the error and the parameters);
-        ``"raise"`` stops the search with the error. If every trial fails,
-        :meth:`fit` raises the first error.
+        ``"raise"`` stops the search with the error itself. If no trial of
+        the study completes, :meth:`fit` raises a ``ValueError`` that quotes
+        the first failed trial's error (type and message, as recorded in the
+        trial, which another worker may have run), chained to the first
+        error raised in this process; this is what
+        :class:`~sklearn.model_selection.GridSearchCV` does when all its fits
+        fail.
     random_state : int, RandomState instance or None, default=None
         Seed of the default sampler. With several workers on one study, give
         each its own seed (or none), or they start with the same trials.
@@ -128,6 +149,11 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         The estimator refitted with ``best_params_`` (``refit=True``).
     classes_ : ndarray of shape (n_classes,)
         The labels seen in :meth:`fit`.
+    n_features_in_ : int
+        Features seen by ``best_estimator_`` (``refit=True``, and only for
+        estimators that have ``n_features_in_``).
+    feature_names_in_ : ndarray of str objects
+        Their names, when ``best_estimator_`` has them.
     n_splits_ : int
         Folds per trial.
     refit_time_ : float
@@ -154,6 +180,25 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     Every trial records user attributes: ``worker`` (``host:pid`` of the
     process that ran it), ``fold_scores`` (when it completed) and ``error``
     (when its fit failed).
+
+    A named study records what its trials optimise in its user attribute
+    ``"sklearn_ser_search"`` when it is created: the direction, the
+    ``scoring``, the cross-validation (the splitter's repr, or a digest of
+    folds given as a list), the estimator's class and parameters (nested
+    ones included; ``n_jobs``, ``backend``, ``memory``, ``verbose`` and
+    ``device`` left out, as they do not change the scores) and the names of
+    the parameters the search space draws (``search_space`` is called once
+    on a trial of a throwaway in-memory study, sampled with a fixed seed, so
+    that a conditional space always shows the same branch; a function may be
+    renamed or edited as long as it draws the same names). Loading a study
+    whose record differs in any of these raises a ``ValueError`` naming the
+    study, what differs, its recorded value and this search's, before any
+    trial runs: its best trial would otherwise be judged on another metric,
+    protocol or estimator. A study without a record, created by an older
+    version or by other code, is adopted and this search's record written:
+    silently when it holds no trial yet, with a warning when it does (its
+    trials cannot be checked).
+    A study of another direction is refused in every case.
 
     Examples
     --------
@@ -251,13 +296,15 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self._validate_params()
         if self.storage is not None and self.study_name is None:
             raise ValueError("study_name is required with a storage, so that reruns and other workers find the study.")
-        for attribute in ("best_estimator_", "refit_time_"):
+        for attribute in ("best_estimator_", "refit_time_", "feature_names_in_"):
             self.__dict__.pop(attribute, None)
         check_classification_targets(y)
         y = np.asarray(y)
-        if len(y) != len(X):
-            raise ValueError(f"X has {len(X)} samples but y has {len(y)}.")
-        metadata = self._check_metadata(X, groups, fit_params)
+        n_samples = _num_samples(X)
+        if len(y) != n_samples:
+            raise ValueError(f"X has {n_samples} samples but y has {len(y)}.")
+        (X,) = indexable(X)
+        metadata = self._check_metadata(n_samples, groups, fit_params)
         cv = check_cv(self.cv, y, classifier=True)
         with sklearn.config_context(enable_metadata_routing=True):
             split_groups = groups if get_routing_for_object(cv).consumes("split", ["groups"]) else None
@@ -265,10 +312,12 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.n_splits_ = len(folds)
         space = DefaultSearchSpace(self.estimator) if self.search_space is None else self.search_space
         scorer = check_scoring(self.estimator, scoring=self.scoring)
+        record = None if self.study_name is None else self._study_record(space, cv, folds)
 
+        errors = []
         with _optuna_verbosity(self.verbose):
-            self.study_ = self._run_study(space, X, y, folds, metadata, scorer)
-        self._check_some_trial_completed(self.study_)
+            self.study_ = self._run_study(space, X, y, folds, metadata, scorer, record, errors)
+        self._check_some_trial_completed(self.study_, errors)
         self.best_trial_ = self.study_.best_trial
         self.best_score_ = self.best_trial_.value
         self.best_params_ = space(optuna.trial.FixedTrial(_tuples_restored(self.best_trial_.params)))
@@ -279,10 +328,31 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             _fit(self.best_estimator_, X, y, metadata)
             self.refit_time_ = time.perf_counter() - start
             self.classes_ = self.best_estimator_.classes_
+            if hasattr(self.best_estimator_, "feature_names_in_"):
+                self.feature_names_in_ = self.best_estimator_.feature_names_in_
         return self
 
-    def _run_study(self, space, X, y, folds, metadata, scorer):
-        """Create or load the study and run trials until it holds ``n_trials`` finished ones."""
+    @property
+    def n_features_in_(self):
+        """Number of features seen by ``best_estimator_`` in :meth:`fit`.
+
+        Only available with ``refit=True``, and when the best estimator has
+        it (estimators of audio files or waveforms do not).
+        """
+        try:
+            check_is_fitted(self, "best_estimator_")
+        except NotFittedError as exc:
+            raise AttributeError(
+                f"{type(self).__name__} has no n_features_in_: it is not fitted, or kept no best_estimator_."
+            ) from exc
+        return self.best_estimator_.n_features_in_
+
+    def _run_study(self, space, X, y, folds, metadata, scorer, record, errors):
+        """Create or load the study and run trials until it holds ``n_trials`` finished ones.
+
+        The errors of the trials that fail in this process are appended to
+        ``errors``.
+        """
         import optuna
 
         pruner = self.pruner if self.pruner is not None else _default_pruner(self.estimator)
@@ -294,12 +364,14 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             pruner=pruner,
             load_if_exists=True,
         )
+        if record is not None:
+            _check_study_record(study, record, self.storage)
         finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
         remaining = self.n_trials - len(study.get_trials(deepcopy=False, states=finished))
         if remaining > 0:
             try:
                 study.optimize(
-                    lambda trial: self._objective(trial, space, X, y, folds, metadata, scorer),
+                    lambda trial: self._objective(trial, space, X, y, folds, metadata, scorer, errors),
                     n_trials=remaining,
                     timeout=self.timeout,
                     callbacks=[optuna.study.MaxTrialsCallback(self.n_trials, states=finished)],
@@ -325,8 +397,11 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """
         return self._best_estimator_method("predict")(X, **params)
 
+    @available_if(_search_estimator_has("predict_proba"))
     def predict_proba(self, X, **params):
         """Class probabilities from ``best_estimator_``, in ``classes_`` order.
+
+        Only available when the estimator has ``predict_proba``.
 
         Parameters
         ----------
@@ -340,6 +415,44 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
         """
         return self._best_estimator_method("predict_proba")(X, **params)
+
+    @available_if(_search_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X, **params):
+        """Logarithms of the class probabilities from ``best_estimator_``.
+
+        Only available when the estimator has ``predict_log_proba``.
+
+        Parameters
+        ----------
+        X : sequence
+            Input as in :meth:`fit`.
+        **params : dict of array-like
+            Metadata for the steps that request it.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        return self._best_estimator_method("predict_log_proba")(X, **params)
+
+    @available_if(_search_estimator_has("decision_function"))
+    def decision_function(self, X, **params):
+        """Decision function of ``best_estimator_``.
+
+        Only available when the estimator has ``decision_function``.
+
+        Parameters
+        ----------
+        X : sequence
+            Input as in :meth:`fit`.
+        **params : dict of array-like
+            Metadata for the steps that request it.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        return self._best_estimator_method("decision_function")(X, **params)
 
     def get_metadata_routing(self):
         """Route ``groups`` to the splitter and metadata to the estimator.
@@ -383,13 +496,13 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             seed = int(sklearn.utils.check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         return optuna.samplers.TPESampler(seed=seed)
 
-    def _check_metadata(self, X, groups, fit_params):
+    def _check_metadata(self, n_samples, groups, fit_params):
         """Metadata as arrays of one value per sample; an error for what no step takes."""
         metadata = {"groups": groups, **fit_params}
         metadata = {key: np.asarray(value) for key, value in metadata.items() if value is not None}
         for key, value in metadata.items():
-            if len(value) != len(X):
-                raise ValueError(f"{key} has {len(value)} values but X has {len(X)} samples.")
+            if len(value) != n_samples:
+                raise ValueError(f"{key} has {len(value)} values but X has {n_samples} samples.")
         with sklearn.config_context(enable_metadata_routing=True):
             routing = get_routing_for_object(self.estimator)
             unused = [key for key in fit_params if not routing.consumes("fit", [key])]
@@ -400,7 +513,18 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         return metadata
 
-    def _objective(self, trial, space, X, y, folds, metadata, scorer):
+    def _study_record(self, space, cv, folds):
+        """What a named study optimises, as recorded in its user attributes: the same in every process."""
+        return {
+            "direction": "maximize",
+            "scoring": _describe_scoring(self.scoring),
+            "cv": _describe_cv(cv, folds),
+            "estimator": type(self.estimator).__name__,
+            "estimator_parameters": _estimator_parameters(self.estimator),
+            "search_space_parameters": _space_parameter_names(space),
+        }
+
+    def _objective(self, trial, space, X, y, folds, metadata, scorer, errors):
         import optuna
 
         trial.set_user_attr("worker", _worker())
@@ -418,6 +542,7 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         except Exception as error:
             if self.error_score == "raise":
                 raise
+            errors.append(error)
             trial.set_user_attr("error", f"{type(error).__name__}: {error}")
             warnings.warn(
                 f"Trial {trial.number} failed with parameters {params}: {type(error).__name__}: {error}",
@@ -428,20 +553,160 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         trial.set_user_attr("fold_scores", [float(score) for score in scores])
         return float(np.mean(scores))
 
-    def _check_some_trial_completed(self, study):
+    def _check_some_trial_completed(self, study, errors):
+        """Raise a ValueError, from the first error raised in this process, when no trial of ``study`` completed."""
         import optuna
 
         if study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
             return
-        errors = [trial.user_attrs["error"] for trial in study.trials if "error" in trial.user_attrs]
-        detail = f" The first error: {errors[0]}" if errors else ""
-        raise ValueError(f"No trial of study {study.study_name!r} completed ({len(study.trials)} trials).{detail}")
+        recorded = [trial.user_attrs["error"] for trial in study.trials if "error" in trial.user_attrs]
+        detail = f" The first error: {recorded[0]}" if recorded else ""
+        raise ValueError(
+            f"No trial of study {study.study_name!r} completed ({len(study.trials)} trials).{detail}"
+        ) from (errors[0] if errors else None)
 
     def _best_estimator_method(self, method):
         check_is_fitted(self)
         if not self.refit:
             raise AttributeError(f"{method} needs refit=True: this search kept no best_estimator_.")
         return _with_metadata(getattr(self.best_estimator_, method), self.best_estimator_, method)
+
+
+STUDY_RECORD = "sklearn_ser_search"
+"""User attribute of a study holding what its trials optimise (see :func:`_check_study_record`)."""
+
+EXECUTION_PARAMETERS = frozenset({"n_jobs", "backend", "memory", "verbose", "device"})
+"""Parameters that change where and how fast an estimator runs, not what it computes: left out of the record."""
+
+RECORDED_FIELDS = {
+    "direction": "direction",
+    "scoring": "scoring",
+    "cv": "cv",
+    "estimator": "estimator",
+    "search_space_parameters": "search_space's parameters",
+}
+"""Fields of the record compared one by one (the estimator's parameters are compared apart), and their names."""
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _check_study_record(study, record, storage):
+    """Refuse to continue a study created for another search; record this search in a study without a record.
+
+    The record holds the direction, scoring, cross-validation, estimator
+    (its class and parameters) and search space. A loaded study must have
+    the same. A study without a record (made by an older version, or by
+    other code) is adopted: silently when it has no trials yet, with a
+    warning when it has some, whose scores cannot be checked. Optuna's own
+    direction of the study is checked in every case.
+    """
+    directions = [direction.name.lower() for direction in study.directions]
+    if directions != [record["direction"]]:
+        _refuse(study, storage, "direction", ", ".join(directions), record["direction"])
+    stored = study.user_attrs.get(STUDY_RECORD)
+    if stored is None:
+        if study.trials:
+            warnings.warn(
+                f"Study {study.study_name!r} has {len(study.trials)} trials but no record of what they optimise (it "
+                "was created by an older version of sklearn-ser or by other code), so their scoring, "
+                "cross-validation, estimator and search space cannot be checked against this search's. This "
+                "search's are recorded now; later searches on the study must match them.",
+                UserWarning,
+                stacklevel=4,
+            )
+        study.set_user_attr(STUDY_RECORD, record)
+        stored = study.user_attrs[STUDY_RECORD]  # another worker may have recorded first
+    for field, label in RECORDED_FIELDS.items():
+        if stored.get(field) != record[field]:
+            _refuse(study, storage, label, stored.get(field), record[field])
+    changed = _changed_parameters(stored.get("estimator_parameters", {}), record["estimator_parameters"])
+    if changed:
+        _refuse(study, storage, "estimator parameters", *changed)
+
+
+def _changed_parameters(stored, new):
+    """(stored, new) descriptions of the estimator parameters that differ, at most five, or None."""
+    names = sorted(name for name in set(stored) | set(new) if stored.get(name) != new.get(name))
+    if not names:
+        return None
+    missing = "(not a parameter)"
+    shown = names[:5]
+    more = f", and {len(names) - 5} more" if len(names) > 5 else ""
+    return (
+        ", ".join(f"{name}={stored.get(name, missing)}" for name in shown) + more,
+        ", ".join(f"{name}={new.get(name, missing)}" for name in shown) + more,
+    )
+
+
+def _refuse(study, storage, field, stored, new):
+    where = f" in storage {storage!r}" if isinstance(storage, str) else ""
+    verb = "are" if field.endswith("parameters") else "is"
+    raise ValueError(
+        f"Study {study.study_name!r}{where} was created for another search: its {field} {verb} {stored!r}, this "
+        f"search's {verb} {new!r}. Continuing it would mix trials that cannot be compared. Give this search "
+        "another study_name (--study on the command line), or rerun it with the study's settings."
+    )
+
+
+def _describe(value):
+    """A description of ``value`` that is the same in every process: no memory addresses.
+
+    An estimator is described by its class only (its parameters are
+    recorded one by one), a function by its module and name.
+    """
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        return type(value).__qualname__
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(map(_describe, value))
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key!r}: {_describe(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, type) or inspect.isroutine(value):
+        return f"{value.__module__}.{value.__qualname__}"
+    return _ADDRESS.sub("", repr(value))
+
+
+def _describe_scoring(scoring):
+    if scoring is None:
+        return "None (the estimator's score method)"
+    return scoring if isinstance(scoring, str) else _describe(scoring)
+
+
+def _describe_cv(cv, folds):
+    """The splitter's description, or for folds given as an iterable, their number and a digest of their indices."""
+    if hasattr(cv, "cv") and type(cv).__name__ == "_CVIterableWrapper":
+        digest = hashlib.sha256()
+        for train, test in folds:
+            digest.update(
+                np.asarray(train, dtype=np.int64).tobytes() + b"|" + np.asarray(test, dtype=np.int64).tobytes()
+            )
+        return f"{len(folds)} given folds (sha256 {digest.hexdigest()[:16]})"
+    return _describe(cv)
+
+
+def _space_parameter_names(space):
+    """Names of the parameters ``space`` draws on a trial of a throwaway study, sampled with a fixed seed.
+
+    The same space draws the same names whatever the function is called;
+    a conditional space gives the names of one branch, always the same one.
+    """
+    import optuna
+
+    with _optuna_verbosity(0):
+        probe = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    space(probe)
+    return sorted(probe.distributions)
+
+
+def _estimator_parameters(estimator):
+    """Description of every parameter of ``estimator`` (nested ones included), execution parameters left out."""
+    if not hasattr(estimator, "get_params"):
+        return {}
+    return {
+        name: _describe(value)
+        for name, value in sorted(estimator.get_params(deep=True).items())
+        if name.rsplit("__", 1)[-1] not in EXECUTION_PARAMETERS
+    }
 
 
 def _worker():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 import warnings
 from pathlib import Path
@@ -20,7 +22,11 @@ def make_storage(storage):
         None keeps the study in memory. ``"journal:PATH"`` is Optuna's
         journal file storage at ``PATH``, which several processes on one
         machine (or on a shared file system with working locks) may write at
-        once. Any other string is an SQLAlchemy database URL
+        once. A journal whose last line was cut short (a worker killed
+        while writing it) is repaired on opening, with a warning: the
+        unfinished line is completed when it holds a whole JSON object and
+        removed otherwise; any other damaged line is an error. Any other
+        string is an SQLAlchemy database URL
         (``sqlite:///study.db``, ``postgresql://user:pass@host/db``), opened
         with a heartbeat: a trial whose worker stops sending it for
         ``3 * HEARTBEAT_SECONDS`` is marked failed and queued again with the
@@ -30,6 +36,13 @@ def make_storage(storage):
     Returns
     -------
     storage : None or optuna.storages.BaseStorage
+
+    Raises
+    ------
+    ValueError
+        If ``storage`` names no storage, or if a journal file has a damaged
+        line other than its last one (the error names the file, the line
+        and how to recover).
 
     Examples
     --------
@@ -53,13 +66,108 @@ def make_storage(storage):
         if path.is_dir():
             raise ValueError(f"storage={storage!r}: {path} is a directory; the journal storage needs a file path.")
         path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+        return _journal_storage(path)
     if "://" not in storage:
         raise ValueError(
             f"storage={storage!r} is neither 'journal:PATH' nor a database URL such as "
             "'sqlite:///study.db' or 'postgresql://user@host/db'."
         )
     return _database_storage(storage)
+
+
+def _journal_storage(path):
+    """Optuna's journal storage of the file ``path``, its cut-short last line repaired, damage reported."""
+    import optuna
+
+    _repair_unfinished_last_line(path)
+    try:
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    except (ValueError, KeyError, TypeError) as exc:
+        damage = _first_damaged_line(path)
+        if damage is None:
+            raise
+        number, reason = damage
+        raise ValueError(
+            f"The Optuna journal file {path} is damaged: line {number} {reason}. Each line of the journal is one "
+            f"JSON object, an operation on the studies in it. Keep a copy of the file, then repair or delete "
+            f"line {number} (deleting it drops that operation, and later lines that depend on it may fail in "
+            "turn), or continue in a new journal file."
+        ) from exc
+
+
+def _repair_unfinished_last_line(path):
+    """Complete or remove a last line without its newline, left by a writer killed while writing it.
+
+    Optuna skips such a line while it is the last one, but the next write
+    appends to it and makes it a damaged line in the middle of the file. The
+    check is made under the journal's own lock, which every writer holds
+    while it writes, so a line that a live process is writing is never
+    touched.
+    """
+    import optuna
+
+    if not _ends_unfinished(path):
+        return
+    lock = optuna.storages.journal.JournalFileSymlinkLock(str(path))
+    lock.acquire()
+    try:
+        if not _ends_unfinished(path):
+            return
+        content = path.read_bytes()
+        start = content.rfind(b"\n") + 1
+        number = content.count(b"\n") + 1
+        if _parses_as_object(content[start:]):
+            with open(path, "ab") as file:
+                file.write(b"\n")
+            action = "its missing newline was added"
+        else:
+            with open(path, "r+b") as file:
+                file.truncate(start)
+            action = f"it was removed ({len(content) - start} bytes that are not a whole JSON object)"
+    finally:
+        lock.release()
+    warnings.warn(
+        f"The last line (line {number}) of the Optuna journal file {path} was cut short, as when a worker is "
+        f"killed while writing it: {action}.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
+def _ends_unfinished(path):
+    """Whether the file ``path`` is not empty and does not end with a newline."""
+    try:
+        with open(path, "rb") as file:
+            if file.seek(0, os.SEEK_END) == 0:
+                return False
+            file.seek(-1, os.SEEK_END)
+            return file.read(1) != b"\n"
+    except FileNotFoundError:
+        return False
+
+
+def _first_damaged_line(path):
+    """(line number, what is wrong) of the first line of the journal ``path`` that is not a JSON object, or None."""
+    with open(path, "rb") as file:
+        for number, line in enumerate(file, start=1):
+            if not line.endswith(b"\n"):
+                return number, "does not end with a newline"
+            try:
+                value = json.loads(line.rstrip(b"\r\n"))
+            except json.JSONDecodeError as exc:
+                return number, f"is not valid JSON ({exc.msg} at column {exc.colno})"
+            except ValueError as exc:
+                return number, f"is not valid JSON ({exc})"
+            if not isinstance(value, dict):
+                return number, f"is not a JSON object (it holds a {type(value).__name__})"
+    return None
+
+
+def _parses_as_object(line):
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 def _database_storage(url, attempts=3):

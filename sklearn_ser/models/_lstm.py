@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -442,7 +443,14 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         y : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first: unfitted, it raises NotFittedError, not classes_'s AttributeError
+        return self.classes_[proba.argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags
 
     def __getstate__(self):
         state = dict(super().__getstate__())
@@ -503,7 +511,9 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         if len(encoder.classes_) < 2:
-            raise ValueError(f"LSTMClassifier needs at least two classes; y holds only {encoder.classes_[0]!r}.")
+            raise ValueError(
+                f"LSTMClassifier needs at least two classes; y holds only one class, {encoder.classes_.tolist()[0]!r}."
+            )
         self.classes_ = encoder.classes_
         self.n_features_in_ = sequences[0].shape[1]
         return sequences, encoder.transform(y)
@@ -514,17 +524,41 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             return indices, None
         if groups is not None:
             groups = column_or_1d(np.asarray(groups, dtype=object))
-            if len(np.unique(groups)) < 2:
-                raise ValueError(
-                    "early_stopping with groups needs at least two groups in the training data "
-                    "to hold one out for validation."
-                )
+            if len(groups) != len(y):
+                raise ValueError(f"groups has {len(groups)} values but X has {len(y)} sequences.")
+            self._check_validation_size(len(np.unique(groups)), "groups", minimum=1)
             splitter = GroupShuffleSplit(1, test_size=self.validation_fraction, random_state=seed)
         elif np.bincount(y).min() >= 2:
+            self._check_validation_size(len(y), "samples", minimum=len(self.classes_))
             splitter = StratifiedShuffleSplit(1, test_size=self.validation_fraction, random_state=seed)
         else:
+            self._check_validation_size(len(y), "samples", minimum=1)
             splitter = ShuffleSplit(1, test_size=self.validation_fraction, random_state=seed)
         return next(splitter.split(indices, y, groups))
+
+    def _check_validation_size(self, n_units, units, *, minimum):
+        """Check that early stopping's split leaves ``minimum`` units (samples or groups) on each side.
+
+        The split holds out ``ceil(validation_fraction * n_units)`` units, as
+        scikit-learn's shuffle splitters do; a split stratified by label
+        (``minimum`` the number of classes) needs every class on both sides.
+        """
+        n_valid = math.ceil(self.validation_fraction * n_units)
+        n_train = n_units - n_valid
+        if n_valid >= minimum and n_train >= minimum:
+            return
+        needed = "one on each side" if minimum == 1 else f"{minimum} on each side, one of each class"
+        if n_units < 2 * minimum:
+            remedy = f"at least {2 * minimum} training {units}"
+        else:
+            low = math.ceil(1000 * minimum / n_units) / 1000
+            high = math.floor(1000 * (n_units - minimum) / n_units) / 1000
+            remedy = f"validation_fraction between {low} and {high}"
+        raise ValueError(
+            f"early_stopping=True holds out validation_fraction={self.validation_fraction} of the {n_units} "
+            f"training {units}: {n_valid} for validation and {n_train} for training, but the split needs at "
+            f"least {needed}. Use {remedy}, or pass validation_data=, or set early_stopping=False."
+        )
 
     def _validation_data(self, validation_data, device):
         X_val, y_val = validation_data

@@ -8,6 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..features._base import check_sequences, record_feature_names
@@ -58,6 +59,8 @@ class MultiscaleLSTMClassifier(ClassifierMixin, BaseEstimator):
         The fitted segment-level classifier of each scale.
     n_features_in_ : int
         Features per frame.
+    feature_names_in_ : ndarray of str objects
+        Names of those features, when the input carried them.
 
     Examples
     --------
@@ -105,7 +108,8 @@ class MultiscaleLSTMClassifier(ClassifierMixin, BaseEstimator):
         if not self.segment_frames or not all(isinstance(n, Integral) and n >= 1 for n in self.segment_frames):
             raise ValueError(f"segment_frames must be positive integers, got {self.segment_frames!r}.")
         sequences = check_sequences(X)
-        y = column_or_1d(y)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
         if len(y) != len(sequences):
             raise ValueError(f"X has {len(sequences)} sequences but y has {len(y)} labels.")
         self.classes_ = np.unique(y)
@@ -156,7 +160,14 @@ class MultiscaleLSTMClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,)
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first: unfitted, it raises NotFittedError, not classes_'s AttributeError
+        return self.classes_[proba.argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags
 
     def _segments(self, sequences, length):
         hop = max(1, int(round(length * self.hop_fraction)))
