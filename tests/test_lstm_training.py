@@ -7,6 +7,7 @@ import signal
 import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import NotFittedError
 from skorch.callbacks import Callback
 
 from sklearn_ser.models import EpochwiseClassifier, LSTMClassifier, LSTMNetwork
@@ -198,3 +199,21 @@ def test_training_on_the_gpu_keeps_the_data_there_and_saves_cpu_tensors():
     assert all(not tensor.is_cuda for tensor in state["module"].values())
     on_cpu = LSTMClassifier(**{**SMALL, "device": "cpu"}).set_network_state(state)
     np.testing.assert_allclose(on_cpu.predict_proba(X), clf.predict_proba(X), atol=1e-4)
+
+
+def test_a_state_of_another_architecture_leaves_the_classifier_as_it_was():
+    X, y = gaussian_sequences()
+    fitted = LSTMClassifier(**SMALL).fit(X, y)
+    state = fitted.get_network_state()
+    wider = LSTMClassifier(**{**SMALL, "hidden_size": SMALL["hidden_size"] * 2})
+    with pytest.raises(ValueError, match="(?s)does not fit this classifier's architecture.*size mismatch for lstm"):
+        wider.set_network_state(state)
+    assert not hasattr(wider, "classes_") and not hasattr(wider, "n_features_in_")
+    with pytest.raises(NotFittedError):
+        wider.predict(X)
+    other = LSTMClassifier(**SMALL).fit(X[:30], np.where(y[:30] == y[0], "x", "y"))
+    before = other.predict_proba(X)
+    with pytest.raises(ValueError, match="size mismatch"):
+        other.set_network_state({**state, "n_features_in": state["n_features_in"] + 1})
+    assert list(other.classes_) == ["x", "y"]
+    np.testing.assert_array_equal(other.predict_proba(X), before)

@@ -383,7 +383,8 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         """Make this classifier the trained network of :meth:`get_network_state`.
 
         The network is built from this classifier's parameters, so these must
-        describe the same architecture as the one saved.
+        describe the same architecture as the one saved. All or nothing: on
+        any mismatch the classifier is left as it was.
 
         Parameters
         ----------
@@ -393,15 +394,30 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        ValueError
+            If a tensor of ``state`` is missing, unexpected or of another
+            shape than this architecture's (e.g. another number of input
+            features or classes); the message names the tensors.
         """
         self._validate_params()
-        self.classes_ = np.asarray(state["classes"])
-        self.n_features_in_ = int(state["n_features_in"])
-        device = resolve_device(self.device, fallback=True)
-        net = self._build_net(False, None, device)
-        with torch.random.fork_rng(devices=[]):
-            net.initialize()
-        net.module_.load_state_dict(state["module"])
+        before = {key: vars(self)[key] for key in ("classes_", "n_features_in_") if key in vars(self)}
+        try:
+            self.classes_ = np.asarray(state["classes"])
+            self.n_features_in_ = int(state["n_features_in"])
+            net = self._build_net(False, None, resolve_device(self.device, fallback=True))
+            with torch.random.fork_rng(devices=[]):
+                net.initialize()
+            net.module_.load_state_dict(state["module"])
+        except BaseException as exc:
+            for key in ("classes_", "n_features_in_"):
+                vars(self).pop(key, None)
+            vars(self).update(before)
+            if isinstance(exc, RuntimeError):
+                raise ValueError(f"The network state does not fit this classifier's architecture: {exc}") from exc
+            raise
         self.net_ = net
         self.n_epochs_ = len(net.history)
         return self
