@@ -18,8 +18,10 @@ whose power spectra would overflow float32 and turn into NaN features.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,6 +40,16 @@ _MAX_FRAMES_PER_BYTE = 4096
 _READ_BLOCK_FRAMES = 1 << 16
 
 _DATA_CHUNK_SIZE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+# What a path may be besides a regular file or a directory, in words.
+_SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+# Opening a named pipe for reading would wait for a writer; with O_NONBLOCK it returns at once.
+_NO_WAIT = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
 
 
 class InvalidAudioError(ValueError):
@@ -72,13 +84,16 @@ def load_audio(source, *, sr):
     Raises
     ------
     FileNotFoundError
-        If ``source`` does not exist.
+        If ``source`` does not exist, or is a symbolic link to nothing.
     IsADirectoryError
         If ``source`` is a directory.
     InvalidAudioError
-        If the file is empty, is not decodable audio, is truncated (its
-        header declares more data than the file holds), has no samples, or holds
-        NaN or infinite samples or samples beyond ``2**31`` in magnitude.
+        If ``source`` is not a regular file (a named pipe, a device or a
+        socket: refused before it is opened), cannot be read (permission
+        denied, a symbolic link loop, an I/O error), is empty, is not
+        decodable audio, is truncated (its header declares more data than
+        the file holds), has no samples, or holds NaN or infinite samples or
+        samples beyond ``2**31`` in magnitude.
 
     Examples
     --------
@@ -93,19 +108,21 @@ def load_audio(source, *, sr):
     >>> y.shape, y.dtype
     ((16000,), dtype('float32'))
     """
-    path = _check_path(source)
+    path = os.fspath(source)
     sr = _check_sr(sr)
-    file_size = os.path.getsize(path)
+    file_size = _stat_audio_file(path).st_size
     if file_size == 0:
         raise InvalidAudioError(f"Audio file '{path}' is empty (0 bytes).")
     try:
+        # By name, not through a descriptor: libsndfile takes the format of
+        # headerless files (.au, .vox, .gsm) from the name's extension.
         with soundfile.SoundFile(path) as audio:
             _check_not_truncated(audio, path)
             declared_frames = audio.frames
             native_sr = audio.samplerate
             y = _read_frames(audio, file_size)
     except soundfile.SoundFileError as exc:
-        raise InvalidAudioError(
+        raise _open_failure(path) or InvalidAudioError(
             f"Cannot decode audio file '{path}' (not audio, corrupt or truncated): "
             f"{_libsndfile_reason(exc)}. Expected a file libsndfile reads (WAV, "
             "FLAC, OGG, MP3, ...)."
@@ -292,13 +309,118 @@ def _read_frames(audio, file_size):
             return np.concatenate(blocks)
 
 
-def _check_path(source):
-    path = os.fspath(source)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Audio file not found: '{path}'.")
-    if os.path.isdir(path):
+def _stat_audio_file(path):
+    """``os.stat(path)`` of a regular file; a clear error naming ``path`` otherwise.
+
+    Nothing is opened, so a named pipe (whose opening waits for a writer) or
+    a device such as ``/dev/zero`` (whose reading never ends) is refused at
+    once, by what it is.
+
+    Parameters
+    ----------
+    path : str
+        The audio file.
+
+    Returns
+    -------
+    status : os.stat_result
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, InvalidAudioError
+        As :func:`load_audio` does for a file that cannot be read.
+    """
+    try:
+        status = os.stat(path)
+    except OSError as exc:
+        raise _file_error(path, exc) from None
+    _check_regular_file(path, status.st_mode)
+    return status
+
+
+def _check_regular_file(path, mode):
+    """Raise unless ``mode`` (an ``st_mode``) is that of a regular file; the error names ``path``."""
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
         raise IsADirectoryError(f"'{path}' is a directory, not an audio file.")
-    return path
+    kind = next((kind for is_kind, kind in _SPECIAL_FILES if is_kind(mode)), "a special file")
+    raise InvalidAudioError(f"Audio file '{path}' is {kind}, not a regular file; only regular files are read.")
+
+
+def open_regular_file(path):
+    """``path`` opened for binary reading, once known to be a regular file.
+
+    The path is checked with :func:`_stat_audio_file` before it is opened,
+    and the open file again, in case the path was replaced in between; the
+    open itself never waits (``O_NONBLOCK``).
+
+    Returns
+    -------
+    file : io.BufferedReader
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, InvalidAudioError
+        As :func:`load_audio` does for a file that cannot be read.
+    """
+    _stat_audio_file(path)
+    try:
+        file = open(path, "rb", opener=lambda name, flags: os.open(name, flags | _NO_WAIT))
+    except OSError as exc:
+        raise _file_error(path, exc) from None
+    try:
+        _check_regular_file(path, os.fstat(file.fileno()).st_mode)
+    except BaseException:
+        file.close()
+        raise
+    return file
+
+
+def _file_error(path, exc):
+    """The error to raise for the ``OSError`` ``exc`` met reading the audio file ``path``.
+
+    A missing file stays a :class:`FileNotFoundError` and a directory an
+    :class:`IsADirectoryError`; anything else becomes an
+    :class:`InvalidAudioError`. Each message names the file and the reason
+    in words (permission denied, a symbolic link loop, ...).
+    """
+    if exc.errno == errno.ENOENT:
+        target = _dangling_link_target(path)
+        if target is not None:
+            return FileNotFoundError(
+                f"Audio file not found: '{path}' is a symbolic link to '{target}', which does not exist."
+            )
+        return FileNotFoundError(f"Audio file not found: '{path}'.")
+    if exc.errno == errno.ENOTDIR:
+        return FileNotFoundError(f"Audio file not found: '{path}' (a part of its path is a file, not a folder).")
+    if exc.errno == errno.EISDIR:
+        return IsADirectoryError(f"'{path}' is a directory, not an audio file.")
+    if exc.errno == errno.ELOOP:
+        return InvalidAudioError(
+            f"Audio file '{path}' cannot be resolved: it is a symbolic link loop (or a chain of too many links)."
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return InvalidAudioError(f"Cannot read audio file '{path}': permission denied.")
+    reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+    return InvalidAudioError(f"Cannot read audio file '{path}': {reason}.")
+
+
+def _dangling_link_target(path):
+    """Where the symbolic link ``path`` points, if it is one; None otherwise."""
+    try:
+        return os.readlink(path) if os.path.islink(path) else None
+    except OSError:
+        return None
+
+
+def _open_failure(path):
+    """The error opening ``path`` gives, if any: what libsndfile reports only as a "System error"."""
+    try:
+        os.close(os.open(path, os.O_RDONLY | _NO_WAIT))
+    except OSError as exc:
+        return _file_error(path, exc)
+    return None
 
 
 def _check_sr(sr):

@@ -22,30 +22,51 @@ apart (coarse file-system clocks), so such a file is hashed on every call
 and kept out of the index. A waveform's key digests its samples.
 
 Every file is written to a temporary name and renamed into place, so an
-interrupted run never leaves a partial entry behind; unreadable packs and
-index segments are ignored.
+interrupted run never leaves a partial entry behind. A pack or index
+segment is used only if it holds exactly the arrays the cache writes (see
+:func:`_open_archive`); anything else is a miss, whose entries are
+recomputed and stored again (a pack of other content is deleted). A cache
+that cannot be written (read-only, full, a file where a folder should be)
+gives one :class:`FeatureCacheWarning`, and the features are computed
+without it. Only regular files are keyed: anything else is left to
+loading, which refuses it by name.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import math
 import os
+import stat
 import time
+import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
 
+from ._audio import InvalidAudioError, open_regular_file
 from ._files import atomic_write
 
 RACY_SECONDS = 2.0
 FORMAT_VERSION = 2
 
-_LOAD_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)
 _HASH_THREADS = 4
 _DIGEST_CHARS = 32
+# What reading a file whose content is not what the cache wrote may raise.
+_UNEXPECTED_CONTENT = (ValueError, EOFError, KeyError, zipfile.BadZipFile)
+_ENCRYPTED = 0x1  # a zip member's general-purpose flag bit 0
+_NPY_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+class FeatureCacheWarning(UserWarning):
+    """The feature cache cannot be written; features are computed without it."""
 
 
 def _digest(*parts):
@@ -57,8 +78,12 @@ def _digest(*parts):
 
 
 def file_digest(path):
-    """Hex digest (SHA-256, first 128 bits) of the bytes of the file at ``path``."""
-    with open(path, "rb") as fh:
+    """Hex digest (SHA-256, first 128 bits) of the bytes of the file at ``path``.
+
+    Raises the errors of :func:`sklearn_ser._audio.open_regular_file`: what
+    is not a regular file is refused before it is opened.
+    """
+    with open_regular_file(path) as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()[:_DIGEST_CHARS]
 
 
@@ -72,9 +97,17 @@ def source_key(source):
     return file_digest(source) if isinstance(source, str) else waveform_digest(source)
 
 
-def _stat_signature(path):
-    """Digest of what ``os.stat`` says about ``path``, and whether it is too recent to trust."""
-    st = os.stat(path)
+def _regular_file_status(path):
+    """``os.stat(path)`` of a regular file; None for anything else, which loading names."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status if stat.S_ISREG(status.st_mode) else None
+
+
+def _stat_signature(path, st):
+    """Digest of what ``os.stat`` said (``st``) about ``path``, and when it last changed."""
     changed = max(st.st_mtime_ns, st.st_ctime_ns) / 1e9
     signature = _digest(os.path.abspath(path), st.st_size, st.st_ino, st.st_dev, st.st_mtime_ns, st.st_ctime_ns)
     return signature, changed
@@ -87,7 +120,9 @@ class StatIndex:
     processes sharing the folder never overwrite each other's entries. Once
     there are more than ``max_segments``, a reader merges them into one.
     Entries of files that were changed or deleted are never hit again; they
-    take about 100 bytes each.
+    take about 100 bytes each. A segment that cannot be read, or holds
+    anything but the two string arrays written here, is ignored until a
+    merge removes it.
     """
 
     max_segments = 16
@@ -96,39 +131,46 @@ class StatIndex:
         self.directory = Path(directory)
 
     def read(self):
-        """Every entry of every readable segment, as a dict."""
+        """Every entry of every usable segment, as a dict."""
         segments = sorted(self.directory.glob("*.npz"))
         entries = {}
         for segment in segments:
             entries.update(_read_index_segment(segment))
         if len(segments) > self.max_segments:
-            merged = self.add(entries)
-            for segment in segments:
-                if segment != merged:
-                    with suppress(FileNotFoundError):
-                        segment.unlink()
+            self._merge(segments, entries)
         return entries
 
     def add(self, entries):
-        """Write ``entries`` (signature -> digest) as a new segment and return its path."""
+        """Write ``entries`` (signature -> digest) as a new segment and return its path.
+
+        Raises
+        ------
+        OSError or ValueError
+            If the segment cannot be written (see
+            :func:`sklearn_ser._files.atomic_write`); no partial segment is left.
+        """
         if not entries:
             return None
+        path, arrays = self.segment(entries)
+        atomic_write(path, lambda fh: np.savez(fh, **arrays))
+        return path
+
+    def segment(self, entries):
+        """The path and the arrays of the segment holding ``entries``."""
         signatures = sorted(entries)
         digests = [entries[s] for s in signatures]
         path = self.directory / f"{_digest(*signatures, *digests)}.npz"
-        atomic_write(path, lambda fh: np.savez(fh, signatures=np.asarray(signatures), digests=np.asarray(digests)))
-        return path
+        return path, {"signatures": np.asarray(signatures), "digests": np.asarray(digests)}
 
-
-def _read_index_segment(path):
-    try:
-        with np.load(path, allow_pickle=False) as segment:
-            signatures, digests = segment["signatures"], segment["digests"]
-    except _LOAD_ERRORS:
-        return {}
-    if signatures.shape != digests.shape:
-        return {}
-    return dict(zip(signatures.tolist(), digests.tolist()))
+    def _merge(self, segments, entries):
+        """Replace ``segments`` by one holding ``entries``; left as they are if it cannot be written."""
+        try:
+            merged = self.add(entries)
+        except (OSError, ValueError):
+            return  # the caller's own write reports a cache that cannot be written
+        for segment in segments:
+            if segment != merged:
+                _remove(segment)
 
 
 class FeatureCache:
@@ -137,7 +179,13 @@ class FeatureCache:
     A pack is one ``.npz`` file holding the keys, lengths and concatenated
     features of up to ``pack_size`` utterances computed together, so that
     writing and reading a corpus costs a few large file operations instead
-    of one per utterance.
+    of one per utterance. Features are 2-D float arrays (frames first).
+
+    The cache never stops an extraction: a pack that cannot be read or holds
+    anything but what :meth:`store` writes is a miss (and is deleted when its
+    content is wrong), and once a write fails (a read-only or full disk, a
+    file where a folder should be) a :class:`FeatureCacheWarning` says so and
+    nothing more is written.
 
     Parameters
     ----------
@@ -152,6 +200,7 @@ class FeatureCache:
     def __init__(self, directory, index=None):
         self.directory = Path(directory)
         self.index = index
+        self._unwritable = False
 
     @classmethod
     def from_memory(cls, memory, namespace):
@@ -165,11 +214,13 @@ class FeatureCache:
         return cls(root / namespace, index=StatIndex(root / "stat-index"))
 
     def keys(self, sources):
-        """The key of every source; None for a file that cannot be read.
+        """The key of every source; None for a file that cannot be read or is not a regular file.
 
         A file whose stat signature is in the index is not read; the others
         are hashed (in a few threads when there are many) and, unless
-        changed within :data:`RACY_SECONDS`, added to the index.
+        changed within :data:`RACY_SECONDS`, added to the index. Nothing
+        but a regular file is opened: loading names what is wrong with the
+        others.
         """
         known = self.index.read() if self.index is not None else {}
         now = time.time()
@@ -179,10 +230,10 @@ class FeatureCache:
             if not isinstance(source, str):
                 keys[i] = waveform_digest(source)
                 continue
-            try:
-                signature, changed = _stat_signature(source)
-            except OSError:
+            status = _regular_file_status(source)
+            if status is None:
                 continue
+            signature, changed = _stat_signature(source, status)
             trusted = now - changed >= RACY_SECONDS
             if trusted and signature in known:
                 keys[i] = known[signature]
@@ -194,12 +245,12 @@ class FeatureCache:
             keys[i] = digest
             if signature is not None and digest is not None:
                 new[signature] = digest
-        if self.index is not None:
-            self.index.add(new)
+        if self.index is not None and new:
+            self._write(*self.index.segment(new))
         return keys
 
     def lookup(self, keys):
-        """Cached arrays for ``keys``, ``None`` where an entry is missing."""
+        """Cached arrays for ``keys``, ``None`` where an entry is missing or unusable."""
         wanted = {key for key in keys if key is not None}
         found = {}
         for pack in sorted(self.directory.glob("*.npz")):
@@ -210,25 +261,59 @@ class FeatureCache:
         return [found.get(key) for key in keys]
 
     def store(self, keys, arrays):
-        """Write the features of ``keys`` as packs of at most ``pack_size``."""
+        """Write the features of ``keys`` as packs of at most ``pack_size``.
+
+        Nothing is raised if the cache cannot be written: see the class
+        description.
+        """
         for start in range(0, len(keys), self.pack_size):
             chunk_keys = keys[start : start + self.pack_size]
             chunk = arrays[start : start + self.pack_size]
-            atomic_write(
-                self.directory / f"{_digest(*chunk_keys)}.npz",
-                lambda fh, k=chunk_keys, a=chunk: np.savez(
-                    fh,
-                    keys=np.asarray(k),
-                    lengths=np.asarray([len(x) for x in a], dtype=np.int64),
-                    data=np.concatenate(a, axis=0),
-                ),
+            pack = {
+                "keys": np.asarray(chunk_keys),
+                "lengths": np.asarray([len(x) for x in chunk], dtype=np.int64),
+                "data": np.concatenate(chunk, axis=0),
+            }
+            self._write(self.directory / f"{_digest(*chunk_keys)}.npz", pack)
+
+    def _write(self, path, arrays):
+        """Write ``arrays`` to the ``.npz`` file ``path``, unless a write failed before.
+
+        A failure is a warning, not an error, and nothing more is written.
+        """
+        if self._unwritable:
+            return
+        try:
+            atomic_write(path, lambda fh: np.savez(fh, **arrays))
+        except (OSError, ValueError) as exc:  # atomic_write's ValueError: a folder or a pipe has the name
+            self._unwritable = True
+            warnings.warn(
+                f"The feature cache '{self.directory.parent}' cannot be written ({_write_failure(exc)}); "
+                "the features are computed without storing them.",
+                FeatureCacheWarning,
+                stacklevel=3,
             )
+
+
+def _write_failure(exc):
+    """Why a write failed, in words, naming the file or folder at fault."""
+    if not isinstance(exc, OSError):
+        return str(exc).rstrip(".")
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR) and exc.filename is not None:
+        return f"'{_first_non_folder(Path(os.fsdecode(exc.filename)))}' is a file, not a folder"
+    reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+    return f"{reason}: '{os.fsdecode(exc.filename)}'" if exc.filename is not None else reason
+
+
+def _first_non_folder(path):
+    """The first of ``path`` and its parents that exists and is not a folder (``path`` if none is)."""
+    return next((p for p in reversed([path, *path.parents]) if p.exists() and not p.is_dir()), path)
 
 
 def _hash_one(path):
     try:
         return file_digest(path)
-    except OSError:
+    except (OSError, InvalidAudioError):
         return None
 
 
@@ -240,21 +325,111 @@ def _hash_files(paths):
         return list(pool.map(_hash_one, paths, chunksize=16))
 
 
+class _UnexpectedContent(Exception):
+    """A cache file holds something other than what the cache writes."""
+
+
+def _has_shape(kind, ndim):
+    """A test that an array header declares dtype kind ``kind`` and ``ndim`` dimensions."""
+    return lambda dtype, shape: dtype.kind == kind and len(shape) == ndim
+
+
+_PACK_MEMBERS = {"keys": _has_shape("U", 1), "lengths": _has_shape("i", 1), "data": _has_shape("f", 2)}
+_INDEX_MEMBERS = {"signatures": _has_shape("U", 1), "digests": _has_shape("U", 1)}
+
+
 def _read_pack(path, wanted):
-    """The entries of one pack whose keys are in ``wanted``; none if it is damaged."""
+    """The entries of one pack whose keys are in ``wanted``.
+
+    No entries if the pack cannot be read or holds anything but what
+    :meth:`FeatureCache.store` writes; a pack of other content is deleted.
+    """
     try:
-        with np.load(path, allow_pickle=False) as pack:
-            keys = pack["keys"]
+        with _open_archive(path, _PACK_MEMBERS) as read:
+            keys = read("keys")
             hits = [i for i, key in enumerate(keys.tolist()) if key in wanted]
             if not hits:
                 return {}
-            lengths, data = pack["lengths"], pack["data"]
-    except _LOAD_ERRORS:
+            lengths, data = read("lengths"), read("data")
+        if len(lengths) != len(keys) or (lengths < 0).any() or lengths.sum() != len(data):
+            raise _UnexpectedContent
+    except OSError:
         return {}
-    if len(lengths) != len(keys) or lengths.sum() != len(data):
+    except (_UnexpectedContent, *_UNEXPECTED_CONTENT):
+        _remove(path)  # its entries are recomputed and stored again
         return {}
     items = np.split(data, np.cumsum(lengths)[:-1])
     return {keys[i].item(): items[i] for i in hits}
+
+
+def _read_index_segment(path):
+    """The entries of one index segment; none if it cannot be read or holds anything else."""
+    try:
+        with _open_archive(path, _INDEX_MEMBERS) as read:
+            signatures, digests = read("signatures"), read("digests")
+    except (OSError, _UnexpectedContent, *_UNEXPECTED_CONTENT):
+        return {}
+    if signatures.shape != digests.shape:
+        return {}
+    return dict(zip(signatures.tolist(), digests.tolist()))
+
+
+@contextmanager
+def _open_archive(path, members):
+    """A reader of the ``.npy`` members of the ``.npz`` file at ``path``, by name.
+
+    The archive must hold exactly ``members`` (name -> test of a dtype and
+    shape), uncompressed and unencrypted as :func:`numpy.savez` writes them;
+    a member is read only when asked for. Nothing else is accepted
+    (:class:`_UnexpectedContent`, or the errors of :data:`_UNEXPECTED_CONTENT`),
+    and no more is read or allocated than the file holds. Pickled (object)
+    arrays are refused. A named pipe or a device is never opened.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read.
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise _UnexpectedContent
+    with open(path, "rb", opener=_open_without_waiting) as fh:
+        status = os.fstat(fh.fileno())  # the path may have been replaced since
+        if not stat.S_ISREG(status.st_mode):
+            raise _UnexpectedContent
+        with zipfile.ZipFile(fh) as archive:
+            infos = {info.filename: info for info in archive.infolist()}
+            if sorted(infos) != sorted(f"{name}.npy" for name in members):
+                raise _UnexpectedContent
+            yield lambda name: _read_member(archive, infos[f"{name}.npy"], members[name], status.st_size)
+
+
+def _open_without_waiting(name, flags):
+    return os.open(name, flags | getattr(os, "O_NONBLOCK", 0))
+
+
+def _read_member(archive, info, accepts, archive_size):
+    """One ``.npy`` member of ``archive`` as a writable array; its header must pass ``accepts``."""
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & _ENCRYPTED or info.file_size > archive_size:
+        raise _UnexpectedContent
+    with archive.open(info) as member:
+        read_header = _NPY_HEADER_READERS.get(np.lib.format.read_magic(member))
+        if read_header is None:
+            raise _UnexpectedContent
+        shape, fortran_order, dtype = read_header(member)
+        if dtype.hasobject or not dtype.isnative or not accepts(dtype, shape):
+            raise _UnexpectedContent
+        n_bytes = dtype.itemsize * math.prod(shape)
+        if member.tell() + n_bytes != info.file_size:
+            raise _UnexpectedContent
+        buffer = bytearray(n_bytes)
+        if member.readinto(buffer) != n_bytes:
+            raise _UnexpectedContent
+    return np.frombuffer(buffer, dtype).reshape(shape, order="F" if fortran_order else "C")
+
+
+def _remove(path):
+    with suppress(OSError):
+        path.unlink()
 
 
 def namespace(*parts):

@@ -26,13 +26,20 @@ which hands each chunk's features over as soon as they are ready; the other
 backends go through joblib.
 
 With threads or processes, one worker or a single chunk runs inline without
-a pool. BLAS is held to one thread per worker (and to one thread inline),
-so the workers do not oversubscribe the cores.
+a pool.
+
+Every chunk is computed with BLAS, and torch once it is imported, held to
+one thread, wherever it runs: inline, on a thread, in a worker process or on
+a Dask worker. The workers do not oversubscribe the cores, and a file's
+features are the same bits whatever ``n_jobs``, ``backend`` and the other
+files of the call: a BLAS product (OpenBLAS's, or MKL's in torch) can round
+differently on another number of threads.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, nullcontext
@@ -60,9 +67,10 @@ def extract(sources, compute, *, sr, n_jobs=None, backend=None, memory=None, nam
     sources : list
         Items from :func:`sklearn_ser._audio.check_audio_input`.
     compute : callable
-        Maps a float32 waveform at ``sr`` to a feature array; picklable. If
-        it has a ``batch`` method (a list of waveforms to a list of arrays),
-        each chunk's waveforms are computed by one call to it.
+        Maps a float32 waveform at ``sr`` to a 2-D float feature array
+        (frames first, the only kind the cache keeps); picklable. If it has
+        a ``batch`` method (a list of waveforms to a list of arrays), each
+        chunk's waveforms are computed by one call to it.
     sr : int
         Sampling rate files are decoded to.
     n_jobs : int or None
@@ -164,9 +172,9 @@ def _chunk_results(tasks, n_jobs, backend):
                 _run_on_joblib,
                 parallel=Parallel(n_jobs=n_workers, prefer="threads", return_as="generator_unordered"),
             )
-    # Multi-threaded BLAS on these small products is slower than one thread,
-    # and much slower on a busy machine.
-    with _one_blas_thread(), run(tasks) as results:
+    # Held here too, so that the chunks of a thread pool find the limit set
+    # instead of setting and restoring it for every chunk.
+    with _one_blas_thread(), _one_torch_thread(), run(tasks) as results:
         yield results
 
 
@@ -204,20 +212,72 @@ def _run_on_joblib(tasks, parallel):
             results.close()
 
 
-def _one_blas_thread():
-    """A context manager holding the loaded BLAS libraries to one thread.
+class _SharedBlasLimit:
+    """The loaded BLAS libraries held to one thread while any thread of this process asks for it.
 
-    ``threadpoolctl.threadpool_limits`` looks for the loaded libraries anew
-    on every call, which took 2 to 3 ms. The controller that found them is
-    kept, and rebuilt only once modules have been imported since, as one of
-    them may have loaded another BLAS.
+    Multi-threaded BLAS on these small products is slower than one thread,
+    much slower on a busy machine, and rounds differently. A limit applies
+    to the whole process, so the first holder sets it and the last one
+    restores what was there before; the others only count themselves.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._limiter = None
+
+    @contextmanager
+    def held(self):
+        with self._lock:
+            if self._holders == 0:
+                self._limiter = _blas_libraries().limit(limits=1, user_api="blas")
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    self._limiter.restore_original_limits()
+
+
+_one_blas_thread = _SharedBlasLimit().held
+
+
+def _blas_libraries():
+    """A ``ThreadpoolController`` of the loaded libraries.
+
+    ``threadpoolctl.threadpool_limits`` looks for them anew on every call,
+    which took 2 to 3 ms. The controller that found them is kept, and
+    rebuilt only once modules have been imported since, as one of them may
+    have loaded another BLAS.
     """
     global _blas_controller
     n_modules, controller = _blas_controller
     if controller is None or n_modules != len(sys.modules):
         controller = ThreadpoolController()
         _blas_controller = (len(sys.modules), controller)
-    return controller.limit(limits=1, user_api="blas")
+    return controller
+
+
+@contextmanager
+def _one_torch_thread():
+    """Hold torch's intra-op parallelism to one thread in this thread, if torch is imported.
+
+    torch keeps a thread count per thread (a new thread starts from the
+    last one set anywhere), so the thread that computes sets its own and
+    puts it back.
+    """
+    torch = sys.modules.get("torch")
+    previous = torch.get_num_threads() if torch is not None else 1
+    if previous == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _check_dask_client():
@@ -235,6 +295,31 @@ def _check_dask_client():
 
 
 def _compute_chunk(index, sources, compute, sr):
+    """Features of each source, up to the first failure, and that failure.
+
+    Computed with BLAS and torch on one thread, wherever the chunk runs.
+    """
+    with _one_blas_thread():
+        return index, *_single_threaded(_compute_sources, sources, compute, sr)
+
+
+def _single_threaded(function, *args):
+    """``function(*args)`` with torch on one thread, even when it is what imports torch.
+
+    Until the import no thread count can be set, so a call that imported
+    torch (the first chunk of the torch engine in a worker process) ran on
+    torch's default threads: it is made once more, held.
+    """
+    torch_was_imported = "torch" in sys.modules
+    with _one_torch_thread():
+        result = function(*args)
+    if torch_was_imported or "torch" not in sys.modules:
+        return result
+    with _one_torch_thread():
+        return function(*args)
+
+
+def _compute_sources(sources, compute, sr):
     """Features of each source, up to the first failure, and that failure."""
     batch = getattr(compute, "batch", None)
     outputs, waveforms, error = [], [], None
@@ -249,7 +334,7 @@ def _compute_chunk(index, sources, compute, sr):
             break
     if waveforms:
         outputs = batch(waveforms)
-    return index, outputs, error
+    return outputs, error
 
 
 def _load(source, sr):

@@ -1,3 +1,9 @@
+import errno
+import os
+import re
+import socket
+import threading
+
 import librosa
 import numpy as np
 import pandas as pd
@@ -210,3 +216,133 @@ def test_sparse_input_is_rejected():
 
     with pytest.raises(TypeError, match="Sparse input"):
         check_audio_input(sparse.csr_matrix(np.ones((2, 10))))
+
+
+def returns_within(seconds, function, *args, **kwargs):
+    """``function(*args, **kwargs)``, run on a thread: the test fails if it has not returned in ``seconds``.
+
+    A call that hangs (opening a named pipe waits for a writer, reading
+    /dev/zero never ends) then fails the test instead of stopping the suite.
+    """
+    outcome = {}
+
+    def call():
+        try:
+            outcome["result"] = function(*args, **kwargs)
+        except BaseException as exc:  # handed over to the test below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"{getattr(function, '__name__', function)} still runs after {seconds} s: it hangs")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("result")
+
+
+def _socket_file(path):
+    if len(os.fsencode(path)) >= 100:  # AF_UNIX names are limited to about 108 bytes
+        pytest.skip("the temporary folder's path is too long for a socket")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(os.fspath(path))
+    return server
+
+
+@pytest.mark.parametrize(
+    "make, what",
+    [
+        (os.mkfifo, "a named pipe"),
+        (lambda path: path.symlink_to("/dev/zero"), "a character device"),
+        (_socket_file, "a socket"),
+    ],
+    ids=["named pipe", "/dev/zero", "socket"],
+)
+def test_special_files_are_refused_by_what_they_are(tmp_path, make, what):
+    path = tmp_path / "special.wav"
+    if what == "a character device" and not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero here")
+    made = make(path)
+    try:
+        with pytest.raises(InvalidAudioError, match=f"'{re.escape(str(path))}' is {what}, not a regular file"):
+            returns_within(10, load_audio, path, sr=16000)
+    finally:
+        if made is not None:
+            made.close()
+
+
+def test_dev_zero_itself_is_refused():
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero here")
+    with pytest.raises(InvalidAudioError, match="'/dev/zero' is a character device, not a regular file"):
+        returns_within(10, load_audio, "/dev/zero", sr=16000)
+
+
+def test_a_symlink_loop_is_named_as_one(tmp_path):
+    (tmp_path / "a.wav").symlink_to(tmp_path / "b.wav")
+    (tmp_path / "b.wav").symlink_to(tmp_path / "a.wav")
+    with pytest.raises(InvalidAudioError, match="a.wav' cannot be resolved: it is a symbolic link loop"):
+        load_audio(tmp_path / "a.wav", sr=16000)
+
+
+def test_a_link_to_nothing_names_its_target(tmp_path):
+    (tmp_path / "link.wav").symlink_to(tmp_path / "moved.wav")
+    with pytest.raises(FileNotFoundError, match="not found: '.*link.wav' is a symbolic link to '.*moved.wav'"):
+        load_audio(tmp_path / "link.wav", sr=16000)
+
+
+def test_a_file_as_a_folder_is_not_found(write_audio):
+    path = write_audio("clip.wav", tone(16000))
+    with pytest.raises(FileNotFoundError, match="a part of its path is a file, not a folder"):
+        load_audio(path / "inner.wav", sr=16000)
+
+
+def test_a_link_to_a_good_file_is_read(write_audio, tmp_path):
+    path = write_audio("clip.wav", tone(16000))
+    (tmp_path / "link.wav").symlink_to(path)
+    np.testing.assert_array_equal(load_audio(tmp_path / "link.wav", sr=16000), load_audio(path, sr=16000))
+
+
+def test_an_unreadable_file_is_permission_denied(write_audio):
+    path = write_audio("locked.wav", tone(16000))
+    path.chmod(0)
+    if os.access(path, os.R_OK):
+        pytest.skip("file permissions do not apply to this user (root)")
+    with pytest.raises(InvalidAudioError, match="Cannot read audio file '.*locked.wav': permission denied"):
+        load_audio(path, sr=16000)
+
+
+def _failing_os_call(monkeypatch, name, path, code):
+    """Make ``os.<name>`` fail with errno ``code`` for ``path`` (as a user without rights would see)."""
+    original = getattr(os, name)
+
+    def failing(target, *args, **kwargs):
+        if os.fspath(target) == os.fspath(path):
+            raise OSError(code, os.strerror(code), os.fspath(target))
+        return original(target, *args, **kwargs)
+
+    monkeypatch.setattr(os, name, failing)
+
+
+@pytest.mark.parametrize(
+    "call, code, reason",
+    [
+        ("stat", errno.EACCES, "permission denied"),
+        ("open", errno.EACCES, "permission denied"),
+        ("open", errno.EPERM, "permission denied"),
+        ("stat", errno.ENAMETOOLONG, "file name too long"),
+        ("open", errno.EIO, "input/output error"),
+    ],
+)
+def test_os_errors_are_named_in_words(write_audio, monkeypatch, call, code, reason):
+    path = write_audio("clip.wav", tone(16000))
+    _failing_os_call(monkeypatch, call, path, code)
+    if call == "open":  # what libsndfile meets opening the file: it reports only "System error"
+        monkeypatch.setattr(soundfile, "SoundFile", _failing_sound_file)
+    with pytest.raises(InvalidAudioError, match=f"Cannot read audio file '.*clip.wav': {reason}\\.$"):
+        load_audio(path, sr=16000)
+
+
+def _failing_sound_file(path, *args, **kwargs):
+    raise soundfile.LibsndfileError(2, prefix=f"Error opening {os.fspath(path)!r}: ")

@@ -6,6 +6,7 @@ deep inside a library.
 """
 
 import io
+import os
 import re
 import shutil
 import tracemalloc
@@ -85,6 +86,24 @@ def _truncated(keep_bytes):
     return make
 
 
+def _symlink_loop(path):
+    os.symlink(path.with_name("other.wav"), path)
+    os.symlink(path, path.with_name("other.wav"))
+
+
+def _unreadable(path):
+    _write(path, tone(SR, seconds=0.2))
+    path.chmod(0)
+    if os.access(path, os.R_OK):
+        pytest.skip("file permissions do not apply to this user (root)")
+
+
+def _to_dev_zero(path):
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero here")
+    path.symlink_to("/dev/zero")
+
+
 # name -> (file name, how to make it, exception type, what the message must say)
 BAD_FILES = {
     "missing": ("missing.wav", lambda path: None, FileNotFoundError, "not found"),
@@ -99,6 +118,11 @@ BAD_FILES = {
     "huge float": ("huge.wav", _with_sample(1e30), InvalidAudioError, "magnitude up to 1e\\+30"),
     "huge double": ("huge64.wav", _with_sample(1e20, "DOUBLE"), InvalidAudioError, "magnitude up to 1e\\+20"),
     "non-ASCII name": ("坏的_émotion_😀.wav", lambda path: path.write_bytes(b"RIFF"), InvalidAudioError, "not audio"),
+    "named pipe": ("pipe.wav", os.mkfifo, InvalidAudioError, "is a named pipe, not a regular file"),
+    "device": ("zero.wav", _to_dev_zero, InvalidAudioError, "is a character device, not a regular file"),
+    "symlink loop": ("loop.wav", _symlink_loop, InvalidAudioError, "symbolic link loop"),
+    "dangling symlink": ("gone.wav", lambda path: path.symlink_to("missing.wav"), FileNotFoundError, "not found"),
+    "unreadable": ("locked.wav", _unreadable, InvalidAudioError, "permission denied"),
 }
 
 

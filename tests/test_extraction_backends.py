@@ -1,6 +1,7 @@
 """Extraction on local threads, local processes and a Dask cluster."""
 
 import os
+import subprocess
 import sys
 import types
 import weakref
@@ -194,3 +195,137 @@ def test_egemaps_takes_a_backend(corpus):
     pytest.importorskip("opensmile")
     serial = EGeMAPS(sr=16000).fit_transform(corpus[:20])
     np.testing.assert_array_equal(EGeMAPS(sr=16000, n_jobs=2, backend="processes").fit_transform(corpus[:20]), serial)
+
+
+# Worker processes where BLAS and torch may use three threads, as on a machine with 3 * n_jobs cores.
+LOKY_WITH_THREADS = dict(backend="loky", inner_max_num_threads=3)
+
+
+@pytest.fixture
+def blas_and_torch_on_several_threads():
+    """BLAS and torch allowed three threads in this process.
+
+    The tests' default of one thread everywhere would hide a computation
+    left to another thread count.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        with threadpool_limits(limits=3, user_api="blas"):
+            yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+FEATURES = {
+    "mel": lambda **kw: MelSpectrogram(**kw),
+    "mfcc": lambda **kw: MFCC(**kw),
+    "mel torch": lambda **kw: MelSpectrogram(engine="torch", device="cpu", **kw),
+    "mfcc torch": lambda **kw: MFCC(engine="torch", device="cpu", **kw),
+}
+# (files in the call, transformer parameters, joblib configuration)
+RUNS = [
+    (16, dict(n_jobs=1), {}),
+    (17, dict(n_jobs=1), {}),
+    (16, dict(n_jobs=2), {}),
+    (17, dict(n_jobs=2), {}),
+    (40, dict(n_jobs=2, backend="threads"), {}),
+    (17, dict(n_jobs=2, backend="processes"), {}),
+    (17, dict(n_jobs=2), LOKY_WITH_THREADS),
+]
+
+
+@pytest.fixture
+def longer_corpus(write_audio):
+    """40 files of 0.5 to 2.5 s: enough frames for BLAS to split its products between threads."""
+    return [
+        write_audio(f"long{i:02d}.wav", tone(sr, seconds=0.5 + 0.05 * i, freq=150 + 20 * i), sr=sr)
+        for i, sr in zip(range(40), [16000, 8000, 22050] * 20)
+    ]
+
+
+@pytest.mark.parametrize("features", sorted(FEATURES))
+def test_a_files_features_are_the_same_bits_whatever_the_call(
+    longer_corpus, blas_and_torch_on_several_threads, features
+):
+    make = FEATURES[features]
+    files = longer_corpus
+    alone = [make().fit_transform([path])[0] for path in files[:17]]
+    for n_files, params, config in RUNS:
+        with parallel_config(**config):
+            batch = make(**params).fit_transform(files[:n_files])
+        for i, expected in enumerate(alone[:n_files]):
+            assert np.array_equal(batch[i], expected), f"file {i} differs among {n_files} with {params}, {config}"
+
+
+def test_the_cache_holds_the_same_bits_whatever_computed_them(
+    longer_corpus, tmp_path, blas_and_torch_on_several_threads
+):
+    with parallel_config(**LOKY_WITH_THREADS):
+        in_workers = MelSpectrogram(n_jobs=2, memory=tmp_path / "cache").fit_transform(longer_corpus)
+    assert_same(MelSpectrogram(memory=tmp_path / "cache").fit_transform(longer_corpus), in_workers)
+    assert_same(MelSpectrogram().fit_transform(longer_corpus), in_workers)
+
+
+def test_torch_is_held_to_one_thread_while_it_computes_and_restored():
+    import torch
+
+    seen = []
+
+    def torch_threads(y):
+        seen.append(torch.get_num_threads())
+        return np.zeros((1, 1), dtype=np.float32)
+
+    waveforms = [np.full(100, i, dtype=np.float32) for i in range(3 * CHUNK_SIZE)]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        for n_jobs in [1, 2]:
+            extract(waveforms, torch_threads, sr=16000, n_jobs=n_jobs)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(previous)
+    assert set(seen) == {1}
+
+
+IMPORTING_TORCH_IN_WORKERS = """
+import sys
+
+import numpy as np
+from joblib import parallel_config
+
+from sklearn_ser.features import MFCC
+
+waveforms = [np.load(path) for path in sys.argv[1:]]
+mfcc = MFCC(engine="torch", device="cpu")
+with parallel_config(backend="loky", inner_max_num_threads=3):
+    in_workers = mfcc.set_params(n_jobs=2).fit_transform(waveforms)  # a worker imports torch in its first chunk
+on_one_thread = mfcc.set_params(n_jobs=1).fit_transform(waveforms)
+print(all(np.array_equal(a, b) for a, b in zip(in_workers, on_one_thread)))
+"""
+
+
+def test_the_chunk_that_imports_torch_in_a_worker_computes_on_one_thread_too(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(2 * CHUNK_SIZE):
+        paths.append(str(tmp_path / f"y{i}.npy"))
+        np.save(paths[-1], (0.1 * rng.standard_normal(8000 + 997 * i)).astype(np.float32))
+    env = {**os.environ, "MKL_DYNAMIC": "FALSE"}  # torch takes the workers' three threads, even on fewer cores
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTING_TORCH_IN_WORKERS, *paths],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "True", done.stderr
+
+
+def test_blas_runs_one_thread_in_worker_processes():
+    waveforms = [np.full(100, i, dtype=np.float32) for i in range(3 * CHUNK_SIZE)]
+    with parallel_config(**LOKY_WITH_THREADS):
+        during = {int(f[0, 0]) for f in extract(waveforms, blas_threads_feature, sr=16000, n_jobs=2)}
+    assert during == {1}

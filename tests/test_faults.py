@@ -7,6 +7,7 @@ case the next run must equal a fresh computation without the cache: no
 partial, stale or other file's entry may be served.
 """
 
+import errno
 import os
 import signal
 import subprocess
@@ -17,7 +18,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from sklearn_ser import InvalidAudioError
+from sklearn_ser import InvalidAudioError, _cache
+from sklearn_ser._cache import FeatureCacheWarning
 from sklearn_ser.cli import main
 from sklearn_ser.datasets import make_synthetic_corpus
 from sklearn_ser.features import MFCC, MelSpectrogram
@@ -200,4 +202,38 @@ def test_cli_fit_with_a_cache_resumes_after_a_damaged_corpus_file(tmp_path, caps
     assert main(["predict", str(model), str(root)]) == 0
     lines = capsys.readouterr().out.splitlines()[1:]
     predicted = dict(line.split(",")[:2] for line in lines)
+    assert predicted == dict(zip(frame["path"], fresh.predict(frame["path"])))
+
+
+def test_a_pipeline_on_a_full_disk_fits_and_predicts_as_without_a_cache(tmp_path, files, monkeypatch):
+    paths, labels = files
+
+    def disk_full(path, write):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(_cache, "atomic_write", disk_full)
+    pipe = get_recipe("svm-mfcc", memory=str(tmp_path / "cache"), n_jobs=2)
+    with pytest.warns(FeatureCacheWarning, match="no space left on device"):
+        pipe.fit(paths, labels)
+    fresh = get_recipe("svm-mfcc").fit(paths, labels)
+    with pytest.warns(FeatureCacheWarning):
+        np.testing.assert_array_equal(pipe.decision_function(paths), fresh.decision_function(paths))
+
+
+def test_cli_fit_and_predict_with_a_file_as_the_cache_folder(tmp_path, capsys):
+    root = tmp_path / "corpus"
+    frame = make_synthetic_corpus(root, n_speakers=2, n_words=2, emotions=("angry", "sad"), random_state=0)
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("a file")
+    model = tmp_path / "model.joblib"
+    args = ["fit", "--corpus", f"synthetic:{root}", "--recipe", "svm-mfcc", "--out", str(model)]
+    with pytest.warns(FeatureCacheWarning, match=f"'{not_a_folder}' is a file, not a folder"):
+        assert main([*args, "--set", f"memory={not_a_folder}"]) == 0
+    capsys.readouterr()
+    with pytest.warns(FeatureCacheWarning, match=f"'{not_a_folder}' is a file, not a folder"):
+        assert main(["predict", str(model), str(root)]) == 0
+    assert not_a_folder.read_text() == "a file"
+    lines = capsys.readouterr().out.splitlines()[1:]
+    predicted = dict(line.split(",")[:2] for line in lines)
+    fresh = get_recipe("svm-mfcc").fit(frame["path"], frame["label"])
     assert predicted == dict(zip(frame["path"], fresh.predict(frame["path"])))
