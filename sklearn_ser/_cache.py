@@ -92,11 +92,6 @@ def waveform_digest(y):
     return _digest("waveform", y.dtype.str, y.shape, y.tobytes())
 
 
-def source_key(source):
-    """Cache key of one item of ``X``: the digest of a file's bytes or of a waveform."""
-    return file_digest(source) if isinstance(source, str) else waveform_digest(source)
-
-
 def _regular_file_status(path):
     """``os.stat(path)`` of a regular file; None for anything else, which loading names."""
     try:
@@ -204,7 +199,7 @@ class FeatureCache:
 
     @classmethod
     def from_memory(cls, memory, namespace):
-        """Build the cache for ``memory`` (None, a folder, or a joblib.Memory)."""
+        """Build the cache for ``memory``: None, a folder, or a joblib.Memory of which only the location is used."""
         if memory is None:
             return None
         location = getattr(memory, "location", memory)
@@ -430,6 +425,13 @@ def _read_member(archive, info, accepts, archive_size):
 def _remove(path):
     with suppress(OSError):
         path.unlink()
+
+
+def default_cache_dir():
+    """``$SKLEARN_SER_CACHE``, else ``$XDG_CACHE_HOME/sklearn-ser``, else ``~/.cache/sklearn-ser``."""
+    if os.environ.get("SKLEARN_SER_CACHE"):
+        return Path(os.environ["SKLEARN_SER_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sklearn-ser"
 
 
 def namespace(*parts):

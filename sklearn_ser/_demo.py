@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
+from ._cache import default_cache_dir
 from .datasets import load_synthetic, make_synthetic_corpus
 from .evaluation import evaluate
 from .recipes import svm_mfcc
 
 SCORING = ("accuracy", "balanced_accuracy")
-
-
-def default_cache_dir():
-    """``$SKLEARN_SER_CACHE``, else ``$XDG_CACHE_HOME/sklearn-ser``, else ``~/.cache/sklearn-ser``."""
-    if os.environ.get("SKLEARN_SER_CACHE"):
-        return Path(os.environ["SKLEARN_SER_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sklearn-ser"
 
 
 def synthetic_corpus(cache_dir, *, n_speakers, n_words, random_state):

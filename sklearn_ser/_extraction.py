@@ -12,8 +12,8 @@ Backends (``backend``):
 * ``None`` (default): a pool of threads, unless ``joblib.parallel_config``
   selects another joblib backend. Decoding (libsndfile), resampling (soxr)
   and the FFTs release the GIL, so threads need no worker start-up and no
-  re-import of librosa per process: on 2 cores they were faster than
-  processes up to about 10,000 files (``benchmarks/scale.py``).
+  re-import of librosa per process (where processes overtake them:
+  ``docs/benchmarks.md``, "Extraction at scale").
 * ``"threads"``: a pool of threads, whatever the joblib configuration.
 * ``"processes"``: joblib's loky process pool.
 * ``"dask"``: the tasks of joblib's ``"dask"`` backend, run on the running
@@ -187,9 +187,9 @@ def _run_inline(tasks):
 def _run_on_threads(tasks, n_workers):
     """Chunk results from a pool of ``n_workers`` threads, each as soon as it is ready.
 
-    joblib's thread pool looks for finished tasks every 10 ms and starts and
-    stops its handler threads on every call: 5 to 12 ms of serial time a
-    call, about 3% of a 600-file extraction on two threads.
+    joblib's thread pool polls for finished tasks and starts and stops its
+    handler threads on every call, serial time that a pool of our own does
+    not spend.
     """
     executor = ThreadPoolExecutor(n_workers)
     try:
@@ -248,7 +248,7 @@ def _blas_libraries():
     """A ``ThreadpoolController`` of the loaded libraries.
 
     ``threadpoolctl.threadpool_limits`` looks for them anew on every call,
-    which took 2 to 3 ms. The controller that found them is kept, and
+    a serial cost per chunk. The controller that found them is kept, and
     rebuilt only once modules have been imported since, as one of them may
     have loaded another BLAS.
     """

@@ -9,10 +9,13 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
+import sklearn
 import soundfile
 from tqdm.auto import tqdm
 
 from ._files import dump_atomically
+from ._routing import consumed
+from .datasets import corpus_arrays
 
 UNREADABLE = (ValueError, OSError)  # InvalidAudioError is a ValueError
 AUDIO_SUFFIXES = frozenset(f".{extension.lower()}" for extension in soundfile.available_formats()) | {".wav"}
@@ -35,7 +38,9 @@ def fit_recipe(corpora, recipe, out, *, overrides=None, labels="original", out_s
     pipeline = get_recipe(recipe, **(overrides or {}))
     out_stream(f"Fitting {recipe!r} on {len(frame)} files of {' + '.join(corpora)} ({frame['label'].nunique()} labels)")
     start = time.perf_counter()
-    pipeline.fit(frame["path"].to_numpy(dtype=object), frame["label"].to_numpy(dtype=object))
+    X, y, metadata = corpus_arrays(frame)
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipeline.fit(X, y, **consumed(pipeline, "fit", metadata))
     dump_atomically(pipeline, out)
     out_stream(f"Saved to {out} after {time.perf_counter() - start:.1f} s")
     return pipeline

@@ -103,8 +103,12 @@ def _compare(args):
 
 
 def _search(args):
-    from ._demo import default_cache_dir
+    import sklearn
+
+    from ._cache import default_cache_dir
     from ._predict import load_corpora
+    from ._routing import consumed
+    from .datasets import corpus_arrays
     from .model_selection import OptunaSearch, protocol_split
     from .recipes import get_recipe, recipe_options
 
@@ -125,10 +129,9 @@ def _search(args):
         random_state=args.sampler_seed,
         verbose=1,
     )
-    speaker_routing = {"speaker": corpus["speaker"].to_numpy(dtype=object)} if _requests_speaker(search) else {}
-    search.fit(
-        corpus["path"].to_numpy(dtype=object), corpus["label"].to_numpy(dtype=object), groups=groups, **speaker_routing
-    )
+    X, y, metadata = corpus_arrays(corpus)
+    with sklearn.config_context(enable_metadata_routing=True):
+        search.fit(X, y, **consumed(search, "fit", {**metadata, "groups": groups}))
     study = search.study_
     finished = [trial for trial in study.trials if trial.state.is_finished()]
     print(f"Study {study.study_name!r}: {len(finished)} finished trials ({len(study.trials)} in all).")
@@ -148,14 +151,6 @@ def _search(args):
 
         dump_atomically(search.best_estimator_, args.out)
         print(f"Best pipeline, refitted on all {len(corpus)} files, saved to {args.out}")
-
-
-def _requests_speaker(search):
-    import sklearn
-    from sklearn.utils.metadata_routing import get_routing_for_object
-
-    with sklearn.config_context(enable_metadata_routing=True):
-        return get_routing_for_object(search.estimator).consumes("fit", ["speaker"]) == {"speaker"}
 
 
 def _predict(args):

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedShuffleSplit
 
 from ._files import write_text_atomically
-from .datasets import load_tess
+from .datasets import corpus_arrays, load_tess
 from .evaluation import METRICS, EvaluationResult, evaluate
 from .recipes import get_recipe
 from .reports import evaluation_sections, markdown_table
@@ -66,8 +66,7 @@ def random_split_with_epochs(pipeline, corpus, *, test_size=0.2, random_state=0)
     result : EvaluationResult
         One fold, with the fitted pipeline kept.
     """
-    X = corpus["path"].to_numpy(dtype=object)
-    y = corpus["label"].to_numpy(dtype=object)
+    X, y, _ = corpus_arrays(corpus)
     train, test = next(StratifiedShuffleSplit(1, test_size=test_size, random_state=random_state).split(X, y))
     features, model = pipeline[:-1], pipeline[-1]
     start = time.perf_counter()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sklearn_ser import _cache, _extraction
-from sklearn_ser._cache import RACY_SECONDS, StatIndex, source_key
+from sklearn_ser._cache import RACY_SECONDS, StatIndex, file_digest
 from sklearn_ser.features import MFCC, MelSpectrogram
 
 from .conftest import tone
@@ -101,11 +101,11 @@ def test_keys_are_the_content_not_the_path(tmp_path, write_audio):
     path = write_audio("a.wav", tone(16000, seconds=0.2))
     (tmp_path / "elsewhere").mkdir()
     copy = shutil.copy(path, tmp_path / "elsewhere" / "b.wav")
-    assert source_key(str(copy)) == source_key(str(path))
+    assert file_digest(str(copy)) == file_digest(str(path))
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
-    assert source_key(str(copy)) != source_key(str(path))
+    assert file_digest(str(copy)) != file_digest(str(path))
 
 
 def test_copy_under_another_name_and_folder_hits_the_cache(tmp_path, clips, count_computations):

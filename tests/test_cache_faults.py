@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from sklearn_ser import InvalidAudioError, _cache, _extraction
-from sklearn_ser._cache import FeatureCacheWarning, source_key
+from sklearn_ser._cache import FeatureCacheWarning, file_digest
 from sklearn_ser.cli import main
 from sklearn_ser.datasets import make_synthetic_corpus
 from sklearn_ser.features import MelSpectrogram
@@ -344,7 +344,7 @@ def test_a_special_file_is_refused_at_once_with_or_without_a_cache(tmp_path, cli
 def test_the_key_of_a_special_file_is_refused_at_once(tmp_path, kind):
     path, reason = _special(kind, tmp_path)
     with pytest.raises(InvalidAudioError, match=f"'{re.escape(str(path))}' {reason}"):
-        returns_within(TIMEOUT, source_key, str(path))
+        returns_within(TIMEOUT, file_digest, str(path))
     cache = _cache.FeatureCache.from_memory(tmp_path / "cache", "namespace")
     assert returns_within(TIMEOUT, cache.keys, [str(path)]) == [None]
 

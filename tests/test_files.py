@@ -15,6 +15,11 @@ PACKAGE = Path(sklearn_ser.__file__).parent
 # Calls that write a file in place when given a path.
 WRITING_CALLS = {"write_text", "write_bytes", "savefig", "to_csv", "to_json", "save", "savez", "dump", "write"}
 DESTINATION_ARGUMENT = {"save": 1, "dump": 1}  # torch.save(obj, f), joblib.dump(obj, f); the others take f first
+# Files written in place on purpose, with the reason.
+IN_PLACE = {
+    "model_selection/_storage.py": "Optuna's journal is shared by live workers that append to it under its lock; "
+    "its repair appends or truncates under the same lock, as Optuna's own writers do",
+}
 
 
 def _failing_write(fh):
@@ -144,7 +149,7 @@ def _writes_to_a_path(call):
 def test_every_file_the_package_writes_goes_through_atomic_write():
     offenders = []
     for module in sorted(PACKAGE.rglob("*.py")):
-        if module.name == "_files.py":
+        if module.name == "_files.py" or str(module.relative_to(PACKAGE)) in IN_PLACE:
             continue
         source = module.read_text()
         for call in _writing_calls(source):

@@ -132,3 +132,12 @@ def test_cli_predict_with_a_model_without_probabilities(corpus, tmp_path, capsys
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == "file,label" and len(lines) == 3
     assert lines[1].split(",")[1] in set(frame["label"])
+
+
+def test_cli_fit_routes_the_speakers_to_the_steps_that_request_them(corpus, tmp_path):
+    root, frame = corpus
+    model = tmp_path / "model.joblib"
+    args = ["fit", "--corpus", f"synthetic:{root}", "--recipe", "svm-mfcc", "--out", str(model)]
+    assert main([*args, "--set", "speaker_normalization=True"]) == 0
+    normalizer = joblib.load(model).named_steps["speaker_norm"]
+    assert sorted(normalizer.speaker_statistics_) == sorted(set(frame["speaker"]))

@@ -8,6 +8,7 @@ and at least the columns ``path`` (absolute), ``label``, ``speaker``,
 ``original_label`` column.
 """
 
+from ._arrays import corpus_arrays
 from ._base import EMOTIONS_TESS
 from ._crema_d import load_crema_d
 from ._emodb import load_emodb
@@ -21,6 +22,7 @@ from ._tess import load_tess
 __all__ = [
     "EMOTIONS_TESS",
     "LOADERS",
+    "corpus_arrays",
     "UNIFIED_LABELS",
     "UNIFIED_LABEL_MAPS",
     "load_corpus",

@@ -24,6 +24,7 @@ from sklearn.metrics import (
 from sklearn.utils.metadata_routing import get_routing_for_object
 
 from .._routing import consumed
+from ..datasets import corpus_arrays
 from ..model_selection import protocol_split
 
 DEFAULT_SCORING = ("accuracy", "balanced_accuracy", "f1_macro")
@@ -167,15 +168,13 @@ def evaluate(
     unknown = [metric for metric in scoring if metric not in METRICS]
     if unknown:
         raise ValueError(f"Unknown metric {unknown[0]!r} in scoring; choose from {sorted(METRICS)}.")
-    X = corpus["path"].to_numpy(dtype=object)
-    y = corpus["label"].to_numpy(dtype=object)
+    X, y, metadata = corpus_arrays(corpus)
     if isinstance(protocol, str):
         cv, groups = protocol_split(corpus, protocol, n_splits=n_splits, random_state=random_state)
         name = protocol
     else:
         cv, name = protocol, type(protocol).__name__
-        groups = _column(corpus, "speaker") if get_routing_for_object(cv).consumes("split", ["groups"]) else None
-    metadata = {"speaker": _column(corpus, "speaker"), "groups": _column(corpus, "speaker")}
+        groups = metadata.get("speaker") if get_routing_for_object(cv).consumes("split", ["groups"]) else None
     splits = list(cv.split(X, y, groups))
     folds = Parallel(n_jobs=n_jobs)(
         delayed(_fit_and_predict)(clone(estimator), X, y, train, test, metadata) for train, test in splits
@@ -285,10 +284,6 @@ def _fit_and_predict(estimator, X, y, train, test, metadata):
         estimator.fit(X[train], y[train], **fit_params)
         seconds = time.perf_counter() - start
         return estimator, estimator.predict(X[test], **predict_params), seconds
-
-
-def _column(corpus, name):
-    return corpus[name].to_numpy(dtype=object) if name in corpus else None
 
 
 def _p_value(test, a, b):

@@ -1,6 +1,6 @@
 """Feature transformers: audio to sequences, sequences to sequences or vectors."""
 
-from ._base import FeatureSequences, check_sequences
+from .._sequences import FeatureSequences, check_sequences
 from ._delta import DeltaStack
 from ._densenet import DenseNetEmbedder
 from ._egemaps import EGeMAPS

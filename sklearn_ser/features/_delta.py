@@ -7,7 +7,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ._base import SequenceTransformer
+from .._sequences import SequenceTransformer
 
 
 class DeltaStack(SequenceTransformer):

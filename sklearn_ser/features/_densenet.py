@@ -13,11 +13,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils._set_output import _get_container_adapter
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from .._device import parse_device, resolve_device
-from ._base import FeatureSequences, SequenceInputMixin
+from .._sequences import FeatureSequences, SequenceInputMixin
+from ._table_output import TableOutputMixin
 
 EMBEDDING_DIMS = {"densenet121": 1024, "densenet169": 1664, "densenet201": 1920}
 _ARCH_BY_DIM = {dim: arch for arch, dim in EMBEDDING_DIMS.items()}
@@ -33,7 +33,9 @@ _LEGACY_KEY = re.compile(
 )
 
 
-class DenseNetEmbedder(SequenceInputMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class DenseNetEmbedder(
+    TableOutputMixin, SequenceInputMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+):
     """Embed static, delta and delta-delta Mel "images" with a DenseNet.
 
     Each utterance, a sequence of ``(n_frames, 3 * n_mels)`` frames as made
@@ -242,10 +244,7 @@ class DenseNetEmbedder(SequenceInputMixin, TransformerMixin, BaseEstimator, auto
         if self.pooling is None:
             return FeatureSequences(per_utterance, self.get_feature_names_out())
         pooled = np.stack([e.mean(axis=0, dtype=np.float64) for e in per_utterance]).astype(np.float32)
-        adapter = _get_container_adapter("transform", self)
-        if adapter is None:
-            return pooled
-        return adapter.create_container(pooled, X, columns=self.get_feature_names_out)
+        return self._as_table(pooled, X)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the embedding dimensions: ``densenet121_0, ...``.
@@ -264,28 +263,6 @@ class DenseNetEmbedder(SequenceInputMixin, TransformerMixin, BaseEstimator, auto
         _check_feature_names_in(self, input_features)
         arch = _ARCH_BY_DIM[self.embedding_dim_]
         return np.asarray([f"{arch}_{i}" for i in range(self.embedding_dim_)], dtype=object)
-
-    def set_output(self, *, transform=None):
-        """Set the output container of the pooled embeddings.
-
-        Only ``pooling="mean"`` output (a 2-D array) is wrapped; per-segment
-        sequences (``pooling=None``) are left as they are.
-
-        Parameters
-        ----------
-        transform : {"default", "pandas", "polars"} or None, default=None
-            Container of :meth:`transform` and :meth:`fit_transform`
-            output; None leaves the configuration unchanged.
-
-        Returns
-        -------
-        self : estimator instance
-        """
-        if transform is not None:
-            if not hasattr(self, "_sklearn_output_config"):
-                self._sklearn_output_config = {}
-            self._sklearn_output_config["transform"] = transform
-        return self
 
     def _check_params(self):
         if self.device != "auto":

@@ -8,10 +8,10 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils._set_output import _get_container_adapter
 
 from .._audio import check_audio_input, is_path
-from ._base import AudioFeatureTransformer
+from ._audio_transformer import AudioFeatureTransformer
+from ._table_output import TableOutputMixin
 
 FEATURE_SETS = {"eGeMAPSv02": 88, "eGeMAPSv01b": 88, "GeMAPSv01b": 62, "ComParE_2016": 6373}
 MIN_DURATION_MS = 60  # the longest analysis window of these sets (F0); openSMILE gives NaN below it
@@ -66,7 +66,7 @@ class _Functionals:
         return np.ascontiguousarray(features.reshape(1, -1), dtype=np.float32)
 
 
-class EGeMAPS(AudioFeatureTransformer):
+class EGeMAPS(TableOutputMixin, AudioFeatureTransformer):
     """openSMILE functionals from audio files or waveforms: one vector per utterance.
 
     Each utterance is decoded (mono, resampled to ``sr`` with soxr, as for
@@ -220,12 +220,7 @@ class EGeMAPS(AudioFeatureTransformer):
                 f"openSMILE returned NaN or infinite {self.feature_set} features for {name} "
                 f"({not_finite.size} utterance(s) in all)."
             )
-        # The base class makes sequences and switches sklearn's output wrapping
-        # off; these are tabular, so they follow set_output here.
-        adapter = _get_container_adapter("transform", self)
-        if adapter is None:
-            return features
-        return adapter.create_container(features, X, columns=self.get_feature_names_out)
+        return self._as_table(features, X)
 
     def get_feature_names_out(self, input_features=None):
         """openSMILE's names of the functionals, e.g. ``loudness_sma3_amean``.
@@ -241,24 +236,6 @@ class EGeMAPS(AudioFeatureTransformer):
         """
         self._validate_params()
         return np.asarray(_smile(self.feature_set).feature_names, dtype=object)
-
-    def set_output(self, *, transform=None):
-        """Set the output container of :meth:`transform` and :meth:`fit_transform`.
-
-        Parameters
-        ----------
-        transform : {"default", "pandas", "polars"} or None, default=None
-            Output container; None leaves the configuration unchanged.
-
-        Returns
-        -------
-        self : estimator instance
-        """
-        if transform is not None:
-            if not hasattr(self, "_sklearn_output_config"):
-                self._sklearn_output_config = {}
-            self._sklearn_output_config["transform"] = transform
-        return self
 
     def _check_params(self):
         _import_opensmile()

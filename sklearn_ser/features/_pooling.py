@@ -7,7 +7,7 @@ from scipy import stats as scipy_stats
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from ._base import SequenceInputMixin
+from .._sequences import SequenceInputMixin
 
 
 def _slope(frames):

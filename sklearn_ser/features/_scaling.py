@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import (
+from .._sequences import (
     FeatureSequences,
     SequenceInputMixin,
     SequenceOutputMixin,

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
-from ._base import FeatureSequences, SequenceOutputMixin, check_sequences, frame_statistics, record_feature_names
+from .._sequences import FeatureSequences, SequenceOutputMixin, check_sequences, frame_statistics, record_feature_names
 
 
 class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):

@@ -10,7 +10,7 @@ import scipy.fft
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._device import parse_device
-from ._base import AudioFeatureTransformer
+from ._audio_transformer import AudioFeatureTransformer
 from ._torch_engine import TorchLogMel, TorchMFCC, dct_matrix
 
 FRAMES_PER_BLOCK = 2048  # about 20 s at a 10 ms hop
@@ -80,7 +80,7 @@ class _LogMel:
         temporary less keeps a clip's peak memory below the threshold at
         which glibc trims a thread's heap: above it, the worker threads of a
         parallel extraction gave their heap back to the system every few
-        clips and page-faulted it in again, up to 10% more time.
+        clips and page-faulted it in again.
         """
         spectrum = scipy.fft.rfft(frames * self.window, axis=1)
         if self.power == 2:
@@ -103,6 +103,12 @@ class _LogMel:
         return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def scale(self, mel):
+        """``mel`` scaled as ``log`` says (see :class:`MelSpectrogram`).
+
+        Decibels are those of ``mel ** (2 / power)``: ``power_to_db`` of a
+        power Mel spectrogram, ``amplitude_to_db`` (with a floor of
+        ``sqrt(amin)``) of a magnitude one.
+        """
         import librosa
 
         if self.log == "db":
@@ -208,22 +214,38 @@ class MelSpectrogram(_MelParamsMixin, AudioFeatureTransformer):
     fmax : float or None, default=None
         Highest frequency (Hz); None means ``sr / 2``.
     power : float, default=2.0
-        Exponent of the magnitude spectrum (1: energy, 2: power).
+        Exponent ``p`` of the STFT magnitude that the filterbank sums, as in
+        :func:`librosa.feature.melspectrogram`: the Mel spectrogram is
+        ``M = mel_basis @ abs(stft) ** p`` (1: magnitude, 2: power). See
+        ``log`` for its decibels.
     log : {"db", "natural"} or None, default="db"
-        Log scaling: decibels relative to 1.0 (``10 * log10``, as
-        :func:`librosa.power_to_db`), the natural logarithm, or none.
+        Scaling of ``M``. ``"db"``: decibels relative to 1.0 of
+        ``M ** (2 / p)``, that is ``D = 10 * log10(maximum(M ** (2 / p),
+        amin))``, or ``20 / p * log10(M)`` above the floor; then, unless
+        ``top_db`` is None, ``maximum(D, D.max() - top_db)`` over each
+        utterance. For ``p=2`` this is
+        ``librosa.power_to_db(M, ref=1.0, amin=amin, top_db=top_db)``; for
+        ``p=1`` it is librosa's conversion of a magnitude spectrogram,
+        ``librosa.amplitude_to_db(M, ref=1.0, amin=sqrt(amin),
+        top_db=top_db)`` (``20 * log10``, not ``power_to_db`` of the
+        magnitude); for other powers,
+        ``librosa.power_to_db(M ** (2 / p), ref=1.0, amin=amin,
+        top_db=top_db)``. ``"natural"``: ``log(maximum(M, amin))``, of ``M``
+        itself whatever ``p``. None: ``M``.
     top_db : float or None, default=80.0
-        With ``log="db"``, clip each utterance at ``top_db`` below its peak;
-        None keeps the full range.
+        With ``log="db"``, raise every value of an utterance to at least its
+        largest value minus ``top_db``; None keeps the full range.
     amin : float, default=1e-10
-        Floor applied to the (power) spectrum before taking the logarithm.
+        Floor of ``M ** (2 / p)`` before decibels (so a floor of
+        ``sqrt(amin)`` on ``M`` when ``p=1``), and of ``M`` before the
+        natural logarithm.
     engine : {"numpy", "torch"}, default="numpy"
         What computes the features. ``"numpy"``: SciPy's real FFT over the
         frames of one utterance at a time. ``"torch"``: one
         :func:`torch.stft` call for the utterances of a whole chunk (16),
         zero-padded to the longest and cut back to their own frames, on
-        ``device``. The engines agree to float32 rounding (see Notes); each
-        engine's features are cached apart.
+        ``device``. The engines agree to float32 rounding (see Notes), and
+        compute the same formulas; each engine's features are cached apart.
     device : str, default="auto"
         Torch device of ``engine="torch"``: ``"auto"`` (CUDA when
         available, else the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...,
@@ -241,12 +263,10 @@ class MelSpectrogram(_MelParamsMixin, AudioFeatureTransformer):
         None: threads, unless :func:`joblib.parallel_config` selects
         another joblib backend. Threads are the default because decoding,
         resampling and the FFTs release the GIL while worker processes
-        start cold: starting two and importing the libraries in them took
-        2.5 to 4 s on 2 cores, so threads were faster up to about 10,000
-        files and processes beyond (12 to 18% less time at 20,000;
-        ``docs/benchmarks.md``, "Extraction at scale"). Choose
-        ``"processes"`` for the first extraction of a larger corpus; cached
-        features are not recomputed.
+        start cold (import the libraries); processes pay off only on the
+        first extraction of a large corpus (``docs/benchmarks.md``,
+        "Extraction at scale", measures where). Cached features are not
+        recomputed.
     memory : None, str, os.PathLike or joblib.Memory, default=None
         Folder (or a ``joblib.Memory`` whose location is used) where the
         features are cached. A file is known by its content (a digest of
@@ -275,10 +295,20 @@ class MelSpectrogram(_MelParamsMixin, AudioFeatureTransformer):
     its chunk one at a time (the torch engine: one chunk at a time), so
     memory holds the features of the corpus but never all the waveforms.
 
-    The torch engine's dB Mel spectrograms are within 2e-3 dB of the NumPy
-    engine's (float32 rounding in the FFT and the logarithm; at most
-    8.5e-4 dB measured over 250 synthetic utterances and 8 parameter
-    settings, on the CPU).
+    Both engines compute in float32, as librosa does, with other FFT code.
+    An FFT's float32 rounding is relative to the energy of its frame, not to
+    each value, so the agreement with librosa loosens below the peak: for
+    ``power >= 1``, a dB value ``d`` dB below the largest value of its
+    utterance is within ``max(1e-3, 2e-5 * 10 ** (d / 20))`` dB of
+    librosa's (1e-3 dB down to 34 dB below the peak, 2e-2 dB at 60 dB,
+    0.2 dB at 80 dB, the floor of the default ``top_db``), and the two
+    engines on the CPU are within the same bound of each other; on a CUDA
+    device, within twice that bound. The bound assumes that no frame has
+    more energy outside the span of the filters' centre frequencies (below
+    ``fmin``, above ``fmax``, or on the outer slopes of the first and last
+    filters) than inside it, and, on CUDA, full float32 matrix products
+    (PyTorch's default: no TF32). :ref:`spectral_precision` gives the
+    measurements behind it.
 
     Examples
     --------
@@ -360,9 +390,10 @@ class MelSpectrogram(_MelParamsMixin, AudioFeatureTransformer):
 class MFCC(_MelParamsMixin, AudioFeatureTransformer):
     """Mel-frequency cepstral coefficient sequences from audio.
 
-    The dB Mel spectrogram of :class:`MelSpectrogram` is decorrelated by an
-    orthonormal type-II DCT and the first ``n_mfcc`` coefficients are kept,
-    as :func:`librosa.feature.mfcc` does.
+    The dB Mel spectrogram of :class:`MelSpectrogram` (``log="db"``, same
+    parameters) is decorrelated by an orthonormal type-II DCT and the first
+    ``n_mfcc`` coefficients are kept: ``librosa.feature.mfcc(S=D.T,
+    n_mfcc=n_mfcc, lifter=lifter)`` of that dB Mel spectrogram ``D``.
 
     Parameters
     ----------
@@ -390,15 +421,24 @@ class MFCC(_MelParamsMixin, AudioFeatureTransformer):
     fmax : float or None, default=None
         Highest frequency (Hz); None means ``sr / 2``.
     power : float, default=2.0
-        Exponent of the magnitude spectrum.
+        Exponent ``p`` of the STFT magnitude that the filterbank sums. The
+        decibels are those of :class:`MelSpectrogram`,
+        ``10 * log10(maximum(M ** (2 / p), amin))``: for ``p=1``,
+        ``librosa.amplitude_to_db`` of the magnitude Mel spectrogram
+        (``20 * log10``). ``librosa.feature.mfcc(y=y, power=1.0)`` differs:
+        it applies ``power_to_db`` (``10 * log10``) to the magnitudes.
     top_db : float or None, default=80.0
-        Clip the dB Mel spectrogram at ``top_db`` below its peak.
+        Raise every value of an utterance's dB Mel spectrogram to at least
+        its largest value minus ``top_db``; None keeps the full range.
     amin : float, default=1e-10
-        Floor applied to the power spectrum before taking decibels.
+        Floor of ``M ** (2 / p)`` before decibels (see ``power``).
     engine : {"numpy", "torch"}, default="numpy"
         What computes the features (see :class:`MelSpectrogram`); the torch
-        engine applies the DCT as a matrix product in torch. The engines'
-        coefficients agree to within 5e-3 (float32 rounding).
+        engine applies the DCT as a matrix product in torch. The DCT is
+        orthonormal, so a frame's coefficients differ between the engines,
+        or from librosa's, by at most the Euclidean norm of the bounds on its
+        dB Mel values (:class:`MelSpectrogram`, Notes), times
+        ``1 + lifter / 2`` when liftered.
     device : str, default="auto"
         Torch device of ``engine="torch"`` (see :class:`MelSpectrogram`).
     n_jobs : int or None, default=None

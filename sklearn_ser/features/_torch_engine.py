@@ -2,7 +2,7 @@
 
 It computes what :class:`~sklearn_ser.features._spectral._LogMel` and
 ``_MFCC`` compute with NumPy and SciPy (the same frames, window, librosa
-Mel filterbank, ``librosa.power_to_db`` scaling and orthonormal type-II
+Mel filterbank, decibels of ``mel ** (2 / power)`` and orthonormal type-II
 DCT), for a batch of utterances at once: the waveforms are zero-padded at
 the end to the longest one, transformed by one :func:`torch.stft` call, and
 each result is cut back to its own number of frames. Zero padding at the end
@@ -12,6 +12,13 @@ utterance's own frames only.
 
 The computers hold NumPy arrays and a device string, so they pickle
 (for worker processes and Dask); the device is resolved where they run.
+
+The results differ from the NumPy engine's by float32 rounding, bounded in
+the Notes of :class:`~sklearn_ser.features.MelSpectrogram`: the FFTs
+(torch's CPU FFT and cuFFT against SciPy's) round differently, and the
+Mel projection and the DCT are float32 matrix products. TF32 matrix
+products (``torch.backends.cuda.matmul.allow_tf32``) keep 10 bits of their
+inputs' mantissas, a relative error of about 1e-3, and are not covered.
 """
 
 from __future__ import annotations
@@ -107,7 +114,11 @@ class TorchLogMel:
         return mel, n_frames
 
     def _decibels(self, power, n_frames):
-        """``librosa.power_to_db(power, ref=1.0, amin, top_db)`` of each utterance."""
+        """``librosa.power_to_db(power, ref=1.0, amin, top_db)`` of each utterance.
+
+        ``power`` is ``mel ** (2 / spec.power)``; ``top_db`` counts from the
+        peak of the utterance's own frames.
+        """
         import torch
 
         db = 10.0 * power.clamp(min=self.spec.amin).log10() - 10.0 * np.log10(max(self.spec.amin, 1.0))

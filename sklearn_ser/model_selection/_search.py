@@ -21,7 +21,7 @@ from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, get_tags, indexable
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, get_routing_for_object
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, get_routing_for_object, process_routing
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, check_is_fitted
@@ -304,11 +304,10 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if len(y) != n_samples:
             raise ValueError(f"X has {n_samples} samples but y has {len(y)}.")
         (X,) = indexable(X)
-        metadata = self._check_metadata(n_samples, groups, fit_params)
+        routed = self._route_fit_metadata(n_samples, groups, fit_params)
+        metadata = routed["estimator"]["fit"]
         cv = check_cv(self.cv, y, classifier=True)
-        with sklearn.config_context(enable_metadata_routing=True):
-            split_groups = groups if get_routing_for_object(cv).consumes("split", ["groups"]) else None
-        folds = list(cv.split(X, y, groups=split_groups))
+        folds = list(cv.split(X, y, **routed["splitter"]["split"]))
         self.n_splits_ = len(folds)
         space = DefaultSearchSpace(self.estimator) if self.search_space is None else self.search_space
         scorer = check_scoring(self.estimator, scoring=self.scoring)
@@ -496,22 +495,23 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             seed = int(sklearn.utils.check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         return optuna.samplers.TPESampler(seed=seed)
 
-    def _check_metadata(self, n_samples, groups, fit_params):
-        """Metadata as arrays of one value per sample; an error for what no step takes."""
-        metadata = {"groups": groups, **fit_params}
-        metadata = {key: np.asarray(value) for key, value in metadata.items() if value is not None}
+    def _route_fit_metadata(self, n_samples, groups, fit_params):
+        """``process_routing`` of the metadata of :meth:`fit`, checked to hold one value per sample.
+
+        ``groups`` that neither the splitter nor a step requests is ignored,
+        as scikit-learn's searches do; any other metadata that nothing
+        requests is an error.
+        """
+        metadata = {
+            key: np.asarray(value) for key, value in {"groups": groups, **fit_params}.items() if value is not None
+        }
         for key, value in metadata.items():
             if len(value) != n_samples:
                 raise ValueError(f"{key} has {len(value)} values but X has {n_samples} samples.")
         with sklearn.config_context(enable_metadata_routing=True):
-            routing = get_routing_for_object(self.estimator)
-            unused = [key for key in fit_params if not routing.consumes("fit", [key])]
-        if unused:
-            raise TypeError(
-                f"OptunaSearch.fit got {unused}, which no step of {type(self.estimator).__name__} "
-                "requests (see set_fit_request in scikit-learn's metadata routing)."
-            )
-        return metadata
+            if "groups" in metadata and not get_routing_for_object(self).consumes("fit", ["groups"]):
+                del metadata["groups"]
+            return process_routing(self, "fit", **metadata)
 
     def _study_record(self, space, cv, folds):
         """What a named study optimises, as recorded in its user attributes: the same in every process."""

@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._device import resolve_device
 from .._interrupts import recording_interrupts
-from ..features._base import check_sequences, record_feature_names
+from .._sequences import check_sequences, record_feature_names
 from ._data import LengthBucketedBatches, SequenceData
 from ._network import POOLINGS, LSTMNetwork
 

@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ..features._base import check_sequences, record_feature_names
+from .._sequences import check_sequences, record_feature_names
 from ._lstm import LSTMClassifier
 
 
