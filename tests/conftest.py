@@ -71,3 +71,19 @@ def ctrl_c_raises():
 def sigint_as_in_a_terminal():
     """``preexec_fn`` of a subprocess that must react to SIGINT, whatever this process inherited."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def count_computations(monkeypatch):
+    """The sources computed (not read from the cache) since the test began."""
+    from sklearn_ser import _extraction
+
+    calls = []
+    original = _extraction._compute_one
+
+    def counting(source, compute, sr):
+        calls.append(source)
+        return original(source, compute, sr)
+
+    monkeypatch.setattr(_extraction, "_compute_one", counting)
+    return calls

@@ -8,24 +8,11 @@ import joblib
 import numpy as np
 import pytest
 
-from sklearn_ser import _cache, _extraction
+from sklearn_ser import _cache
 from sklearn_ser._cache import RACY_SECONDS, StatIndex, file_digest
 from sklearn_ser.features import MFCC, MelSpectrogram
 
 from .conftest import tone
-
-
-@pytest.fixture
-def count_computations(monkeypatch):
-    calls = []
-    original = _extraction._compute_one
-
-    def counting(source, compute, sr):
-        calls.append(source)
-        return original(source, compute, sr)
-
-    monkeypatch.setattr(_extraction, "_compute_one", counting)
-    return calls
 
 
 def settle(*paths):

@@ -19,7 +19,7 @@ import joblib
 import numpy as np
 import pytest
 
-from sklearn_ser import InvalidAudioError, _cache, _extraction
+from sklearn_ser import InvalidAudioError, _cache
 from sklearn_ser._cache import FeatureCacheWarning, file_digest
 from sklearn_ser.cli import main
 from sklearn_ser.datasets import make_synthetic_corpus
@@ -44,20 +44,6 @@ def trusted_timestamps(monkeypatch):
 @pytest.fixture
 def clips(write_audio):
     return [write_audio(f"c{i}.wav", tone(16000, seconds=0.3, freq=200 + 100 * i)) for i in range(4)]
-
-
-@pytest.fixture
-def computed(monkeypatch):
-    """The sources computed (not read from the cache) since the test began."""
-    calls = []
-    original = _extraction._compute_one
-
-    def counting(source, compute, sr):
-        calls.append(source)
-        return original(source, compute, sr)
-
-    monkeypatch.setattr(_extraction, "_compute_one", counting)
-    return calls
 
 
 def _packs(cache):
@@ -138,7 +124,7 @@ def _replace_by_a_file(folder):
     folder.write_text("not a folder")
 
 
-def test_a_folder_with_the_name_of_a_pack(tmp_path, clips, computed):
+def test_a_folder_with_the_name_of_a_pack(tmp_path, clips, count_computations):
     cache = tmp_path / "cache"
     expected = MelSpectrogram(memory=cache).fit_transform(clips)
     (pack,) = _packs(cache)
@@ -146,7 +132,7 @@ def test_a_folder_with_the_name_of_a_pack(tmp_path, clips, computed):
     pack.mkdir()
     features, caught = _transform_and_warnings(MelSpectrogram(memory=cache), clips)
     assert_same(features, expected)
-    assert len(computed) == 8 and len(caught) == 1
+    assert len(count_computations) == 8 and len(caught) == 1
     assert f"{pack} exists and is not a regular file" in str(caught[0].message)
 
 
@@ -248,7 +234,7 @@ def _compressed(**arrays):
 
 
 @pytest.mark.parametrize("content", sorted(UNEXPECTED_PACKS))
-def test_a_pack_of_unexpected_content_is_a_miss_and_is_healed(tmp_path, clips, computed, content):
+def test_a_pack_of_unexpected_content_is_a_miss_and_is_healed(tmp_path, clips, count_computations, content):
     cache = tmp_path / "cache"
     expected = MelSpectrogram(memory=cache).fit_transform(clips)
     (pack,) = _packs(cache)
@@ -257,23 +243,23 @@ def test_a_pack_of_unexpected_content_is_a_miss_and_is_healed(tmp_path, clips, c
     pack.write_bytes(UNEXPECTED_PACKS[content](*original))
     features, caught = _transform_and_warnings(MelSpectrogram(memory=cache), clips)
     assert_same(features, expected)
-    assert len(computed) == 8 and not caught
+    assert len(count_computations) == 8 and not caught
     assert _Tripwire.unpickled == [], "the cache unpickled a pack"
     assert_same(MelSpectrogram(memory=cache).fit_transform(clips), expected)
-    assert len(computed) == 8, "the recomputed entries were stored again"
+    assert len(count_computations) == 8, "the recomputed entries were stored again"
 
 
-def test_a_stray_file_among_the_packs_is_deleted(tmp_path, clips, computed):
+def test_a_stray_file_among_the_packs_is_deleted(tmp_path, clips, count_computations):
     cache = tmp_path / "cache"
     expected = MelSpectrogram(memory=cache).fit_transform(clips)
     (pack,) = _packs(cache)
     stray = pack.with_name("0-stray.npz")  # read first: sorted before any digest
     stray.write_bytes(_npy(np.zeros(3)))
     assert_same(MelSpectrogram(memory=cache).fit_transform(clips), expected)
-    assert len(computed) == 4 and not stray.exists() and pack.exists()
+    assert len(count_computations) == 4 and not stray.exists() and pack.exists()
 
 
-def test_a_named_pipe_in_place_of_a_pack_is_not_opened(tmp_path, clips, computed):
+def test_a_named_pipe_in_place_of_a_pack_is_not_opened(tmp_path, clips, count_computations):
     cache = tmp_path / "cache"
     expected = MelSpectrogram(memory=cache).fit_transform(clips)
     (pack,) = _packs(cache)
@@ -283,7 +269,7 @@ def test_a_named_pipe_in_place_of_a_pack_is_not_opened(tmp_path, clips, computed
         warnings.simplefilter("ignore", FeatureCacheWarning)  # the pipe also takes the name of the new pack
         features = returns_within(TIMEOUT, MelSpectrogram(memory=cache).fit_transform, clips)
     assert_same(features, expected)
-    assert len(computed) == 8
+    assert len(count_computations) == 8
 
 
 UNEXPECTED_SEGMENTS = {
@@ -300,7 +286,9 @@ UNEXPECTED_SEGMENTS = {
 
 
 @pytest.mark.parametrize("content", sorted(UNEXPECTED_SEGMENTS))
-def test_an_index_segment_of_unexpected_content_is_ignored_and_healed(tmp_path, clips, computed, monkeypatch, content):
+def test_an_index_segment_of_unexpected_content_is_ignored_and_healed(
+    tmp_path, clips, count_computations, monkeypatch, content
+):
     hashed = []
     original_digest = _cache.file_digest
     monkeypatch.setattr(_cache, "file_digest", lambda path: hashed.append(path) or original_digest(path))
@@ -311,7 +299,7 @@ def test_an_index_segment_of_unexpected_content_is_ignored_and_healed(tmp_path, 
         segment.write_bytes(UNEXPECTED_SEGMENTS[content](arrays["signatures"], arrays["digests"]))
     features, caught = _transform_and_warnings(MelSpectrogram(memory=cache), clips)
     assert_same(features, expected)
-    assert len(hashed) == 8 and len(computed) == 4 and not caught, "rehashed, then read from the packs"
+    assert len(hashed) == 8 and len(count_computations) == 4 and not caught, "rehashed, then read from the packs"
     assert _Tripwire.unpickled == [], "the cache unpickled an index segment"
     MelSpectrogram(memory=cache).fit_transform(clips)
     assert len(hashed) == 8, "the rehashed digests were indexed again"

@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_ser import InvalidAudioError, _extraction
+from sklearn_ser import InvalidAudioError
 from sklearn_ser.datasets import make_synthetic_corpus
 from sklearn_ser.features import _egemaps
 from sklearn_ser.features._egemaps import EGeMAPS
@@ -42,19 +42,6 @@ def waveforms():
     rng = np.random.default_rng(0)
     voiced = [tone(16000, seconds=s, freq=f, amplitude=0.3) for s, f in [(0.8, 140), (1.2, 220), (0.5, 310)]]
     return [(y + 0.01 * rng.standard_normal(len(y))).astype(np.float32) for y in voiced]
-
-
-@pytest.fixture
-def count_computations(monkeypatch):
-    calls = []
-    original = _extraction._compute_one
-
-    def counting(source, compute, sr):
-        calls.append(source)
-        return original(source, compute, sr)
-
-    monkeypatch.setattr(_extraction, "_compute_one", counting)
-    return calls
 
 
 def test_waveforms_give_opensmile_functionals(waveforms, egemaps_names):
