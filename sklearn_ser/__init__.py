@@ -7,15 +7,16 @@ all usable in scikit-learn ``Pipeline`` objects.
 
 __version__ = "0.1.0"
 
-__all__ = ["InvalidAudioError", "load_audio", "__version__"]
+__all__ = ["FeatureCacheWarning", "InvalidAudioError", "load_audio", "__version__"]
+_AUDIO_LAYER = {"InvalidAudioError": "_audio", "load_audio": "_audio", "FeatureCacheWarning": "_cache"}
 
 
 def __getattr__(name):
     # The audio layer is imported on first use, so that the sequence models load without it.
-    if name in ("InvalidAudioError", "load_audio"):
-        from . import _audio
+    if name in _AUDIO_LAYER:
+        import importlib
 
-        return getattr(_audio, name)
+        return getattr(importlib.import_module(f".{_AUDIO_LAYER[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

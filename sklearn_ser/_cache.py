@@ -66,7 +66,28 @@ _NPY_HEADER_READERS = {
 
 
 class FeatureCacheWarning(UserWarning):
-    """The feature cache cannot be written; features are computed without it."""
+    """The feature cache cannot be written; the features are computed without it.
+
+    Raised once per extraction, naming the cache folder and the reason (a
+    read-only or full disk, a file where a folder should be). Filter it with
+    :func:`warnings.filterwarnings` to silence it, or turn it into an error
+    to stop instead.
+
+    Examples
+    --------
+    >>> import tempfile, warnings
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from sklearn_ser.features import MelSpectrogram
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     cache = Path(folder) / "cache"
+    ...     _ = cache.write_text("a file where the cache folder should be")
+    ...     with warnings.catch_warnings(record=True) as caught:
+    ...         warnings.simplefilter("always")
+    ...         features = MelSpectrogram(sr=8000, memory=cache).fit_transform([np.zeros(800, np.float32)])
+    >>> len(features), [warning.category.__name__ for warning in caught]
+    (1, ['FeatureCacheWarning'])
+    """
 
 
 def _digest(*parts):

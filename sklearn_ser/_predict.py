@@ -53,7 +53,8 @@ def audio_files(inputs):
     -------
     files : list of str
         Every named file (whether or not it exists: reading it reports what
-        is wrong) and every audio file below a named directory.
+        is wrong) and everything with an audio file's suffix below a named
+        directory but folders (reading refuses a pipe or a device by name).
     problems : dict of str to str
         Directories without audio files, with the reason.
     """
@@ -61,7 +62,7 @@ def audio_files(inputs):
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and not p.is_dir())
             if not found:
                 problems[str(path)] = "a directory without audio files"
             files.extend(map(str, found))

@@ -166,14 +166,15 @@ def test_a_folder_with_bad_files_predicts_every_good_one(model_file, corpus, cap
     shutil.copy(corpus[0][0], folder / "b_good.wav")
     (folder / "a_empty.wav").write_bytes(b"")
     (folder / "c_text.wav").write_bytes(b"no sound in here")
+    os.mkfifo(folder / "d_pipe.wav")
     assert main(["predict", model_file, str(folder)]) == 1
     captured = capsys.readouterr()
     table = pd.read_csv(io.StringIO(captured.out))
     assert list(table["file"]) == [str(folder / "b_good.wav")]
     assert table.filter(like="prob_").sum(axis=1).round(6).tolist() == [1.0]
-    for name in ("a_empty.wav", "c_text.wav"):
+    for name in ("a_empty.wav", "c_text.wav", "d_pipe.wav' is a named pipe"):
         assert re.search(f"skipped: .*{name}", captured.err), captured.err
-    assert "1 files predicted, 2 failed" in captured.err
+    assert "1 files predicted, 3 failed" in captured.err
 
 
 @pytest.mark.parametrize(
