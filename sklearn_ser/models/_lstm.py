@@ -589,6 +589,24 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             )
         return SequenceData(sequences, np.searchsorted(self.classes_, y_val), device)
 
+    def _module_class(self):
+        """The torch module the net trains; it takes ``(x, lengths)`` and returns class scores."""
+        return LSTMNetwork
+
+    def _module_params(self):
+        """The keyword arguments of :meth:`_module_class` (set once ``n_features_in_`` and ``classes_`` are)."""
+        return {
+            "n_features": self.n_features_in_,
+            "n_classes": len(self.classes_),
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "dropout": self.dropout,
+            "pooling": self.pooling,
+            "head": tuple(self.head),
+            "recurrent_bias": self.recurrent_bias,
+        }
+
     def _build_net(self, validated, class_weight, device):
         """The skorch net; ``validated`` says whether a validation set is scored every epoch."""
         from skorch import NeuralNetClassifier
@@ -602,16 +620,8 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         callbacks.extend(copy.deepcopy(self.callbacks or []))  # skorch initializes them in place
         optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
         return NeuralNetClassifier(
-            LSTMNetwork,
-            module__n_features=self.n_features_in_,
-            module__n_classes=len(self.classes_),
-            module__hidden_size=self.hidden_size,
-            module__num_layers=self.num_layers,
-            module__bidirectional=self.bidirectional,
-            module__dropout=self.dropout,
-            module__pooling=self.pooling,
-            module__head=tuple(self.head),
-            module__recurrent_bias=self.recurrent_bias,
+            self._module_class(),
+            **{f"module__{name}": value for name, value in self._module_params().items()},
             criterion=torch.nn.CrossEntropyLoss,
             criterion__weight=None if class_weight is None else class_weight.to(device),
             optimizer=optimizer,
