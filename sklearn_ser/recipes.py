@@ -132,18 +132,32 @@ def paper_traditional(
     return Pipeline([*_mean_mfcc_as_sequence(n_jobs=n_jobs, memory=memory, verbose=verbose), ("lstm", lstm)])
 
 
-def _log_mel_with_deltas(*, n_jobs, memory, verbose):
-    return [
-        ("mel", MelSpectrogram(n_mels=64, n_jobs=n_jobs, memory=memory, verbose=verbose)),
-        ("delta", DeltaStack(order=2)),
-        ("scale", SequenceScaler()),
-    ]
+def _log_mel_with_deltas(*, n_jobs, memory, verbose, speaker_normalization=False):
+    """64-band log-Mel (standardized per speaker if asked) with deltas and delta-deltas, standardized."""
+    steps = [("mel", MelSpectrogram(n_mels=64, n_jobs=n_jobs, memory=memory, verbose=verbose))]
+    if speaker_normalization:
+        steps.append(("speaker_norm", SpeakerNormalizer()))
+    return [*steps, ("delta", DeltaStack(order=2)), ("scale", SequenceScaler())]
 
 
 def lstm_logmel(
-    *, max_epochs=30, batch_size=32, lr=1e-3, device="auto", random_state=None, n_jobs=None, memory=None, verbose=0
+    *,
+    speaker_normalization=False,
+    max_epochs=30,
+    batch_size=32,
+    lr=1e-3,
+    device="auto",
+    random_state=None,
+    n_jobs=None,
+    memory=None,
+    verbose=0,
 ):
-    """A bidirectional LSTM with attention over standardized log-Mel + deltas."""
+    """A bidirectional LSTM with attention over standardized log-Mel + deltas.
+
+    With ``speaker_normalization=True`` the log-Mel frames are first
+    standardized per speaker by :class:`~sklearn_ser.features.SpeakerNormalizer`
+    (speaker ids routed as ``speaker`` metadata, as in :func:`svm_mfcc`).
+    """
     lstm = LSTMClassifier(
         hidden_size=128,
         bidirectional=True,
@@ -152,7 +166,10 @@ def lstm_logmel(
         dropout=0.3,
         **_training(lr, batch_size, max_epochs, device, random_state, verbose),
     )
-    return Pipeline([*_log_mel_with_deltas(n_jobs=n_jobs, memory=memory, verbose=verbose), ("lstm", lstm)])
+    features = _log_mel_with_deltas(
+        n_jobs=n_jobs, memory=memory, verbose=verbose, speaker_normalization=speaker_normalization
+    )
+    return Pipeline([*features, ("lstm", lstm)])
 
 
 def multiscale_lstm(

@@ -141,3 +141,13 @@ def test_cli_fit_routes_the_speakers_to_the_steps_that_request_them(corpus, tmp_
     assert main([*args, "--set", "speaker_normalization=True"]) == 0
     normalizer = joblib.load(model).named_steps["speaker_norm"]
     assert sorted(normalizer.speaker_statistics_) == sorted(set(frame["speaker"]))
+
+
+def test_the_lstm_recipe_normalizes_each_speaker_when_asked(corpus):
+    from sklearn_ser.evaluation import evaluate
+
+    _, frame = corpus
+    pipe = get_recipe("lstm-logmel", speaker_normalization=True, max_epochs=1, lstm__hidden_size=4, random_state=0)
+    result = evaluate(pipe, frame, protocol="speaker", keep_estimators=True)
+    for fitted, (speaker,) in zip(result.estimators, [["M02"], ["F01"]]):
+        assert list(fitted.named_steps["speaker_norm"].speaker_statistics_) == [speaker]
