@@ -29,6 +29,10 @@ Recognition" (2025):
     The paper's multiscale idea: LSTMs over log-Mel segments of 32, 64 and
     128 frames (0.32, 0.64 and 1.28 s), their class probabilities averaged
     over segments and fused over scales.
+``"densenet-lstm"``
+    The paper's segment-level CNN + LSTM with a pretrained DenseNet as the
+    CNN: an LSTM over the DenseNet embeddings of successive 64-frame
+    segments of the 3-channel log-Mel image.
 ``"densenet-mfcc-fusion"``
     The fusion of the paper's abstract: MFCC statistics joined with DenseNet
     embeddings of 3-channel (static, delta, delta-delta) log-Mel images, into
@@ -232,6 +236,59 @@ def densenet_mfcc_fusion(
     )
 
 
+def densenet_lstm(
+    *,
+    weights="imagenet",
+    arch="densenet121",
+    segment_frames=64,
+    segment_hop=32,
+    max_epochs=30,
+    batch_size=32,
+    lr=1e-3,
+    device="auto",
+    random_state=None,
+    n_jobs=None,
+    memory=None,
+    verbose=0,
+):
+    """An LSTM over the sequence of DenseNet embeddings of 3-channel log-Mel segments.
+
+    The paper's segment-level CNN followed by an LSTM, with a pretrained
+    DenseNet as the CNN: every ``segment_frames``-frame segment (every
+    ``segment_hop`` frames) of the static, delta and delta-delta log-Mel
+    image is embedded by :class:`~sklearn_ser.features.DenseNetEmbedder`
+    (``pooling=None``), and a bidirectional LSTM with attention reads the
+    utterance's sequence of embeddings. ``weights="imagenet"`` downloads
+    torchvision's ImageNet weights on first use.
+    """
+    embedder = DenseNetEmbedder(
+        arch=arch,
+        weights=weights,
+        pooling=None,
+        segment_frames=segment_frames,
+        segment_hop=segment_hop,
+        device=device,
+        random_state=random_state,
+    )
+    lstm = LSTMClassifier(
+        hidden_size=128,
+        bidirectional=True,
+        pooling="attention",
+        head=(64,),
+        dropout=0.3,
+        **_training(lr, batch_size, max_epochs, device, random_state, verbose),
+    )
+    return Pipeline(
+        [
+            ("mel", MelSpectrogram(n_mels=64, n_jobs=n_jobs, memory=memory, verbose=verbose)),
+            ("delta", DeltaStack(order=2)),
+            ("densenet", embedder),
+            ("scale", SequenceScaler()),
+            ("lstm", lstm),
+        ]
+    )
+
+
 def _svm(C, probability, random_state):
     svm = SVC(C=C, random_state=random_state)
     return CalibratedClassifierCV(svm, cv=3, ensemble=False) if probability else svm
@@ -313,6 +370,7 @@ RECIPES = {
     "multiscale-lstm": multiscale_lstm,
     "best": best,
     "densenet-mfcc-fusion": densenet_mfcc_fusion,
+    "densenet-lstm": densenet_lstm,
     "svm-egemaps": svm_egemaps,
     "svm-mfcc": svm_mfcc,
 }
@@ -329,8 +387,8 @@ def list_recipes():
     --------
     >>> from sklearn_ser.recipes import list_recipes
     >>> list_recipes()
-    ['best', 'densenet-mfcc-fusion', 'lstm-logmel', 'multiscale-lstm', 'paper-proposed',
-     'paper-traditional', 'svm-egemaps', 'svm-mfcc']
+    ['best', 'densenet-lstm', 'densenet-mfcc-fusion', 'lstm-logmel', 'multiscale-lstm',
+     'paper-proposed', 'paper-traditional', 'svm-egemaps', 'svm-mfcc']
     """
     return sorted(RECIPES)
 

@@ -18,6 +18,7 @@ QUICK = {
     "lstm-logmel": dict(max_epochs=1, lstm__hidden_size=8),
     "multiscale-lstm": dict(max_epochs=1, segment_frames=(64, 128), multiscale__estimator__hidden_size=8),
     "densenet-mfcc-fusion": dict(weights=None, max_epochs=20, features__densenet__densenet__segment_frames=32),
+    "densenet-lstm": dict(weights=None, max_epochs=1, segment_frames=32, segment_hop=16, lstm__hidden_size=8),
     "svm-mfcc": dict(probability=True),
     "svm-egemaps": dict(probability=True),
     "best": dict(probability=True),

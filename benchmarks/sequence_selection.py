@@ -1,0 +1,142 @@
+"""Speaker-independent comparison of sequence-model candidates on TESS and the synthetic corpus.
+
+The candidates for the ``lstm-best`` and ``fusion`` recipes (and the SVM
+references) are evaluated with :func:`sklearn_ser.evaluation.evaluate` under
+the speaker protocol: on TESS, train on one speaker and test on the other,
+both ways; on the synthetic corpus (4 speakers x 20 words x 7 emotions,
+seed 0, the corpus of ``sklearn-ser demo``), leave one speaker out. Deep
+candidates run once per seed (the seed is their ``random_state``); the
+others once. Every evaluation appends one JSON line to ``--out``, and a
+rerun skips what the file already holds, so a long comparison can be
+stopped and continued. ``--table`` prints the mean and standard deviation
+over seeds of the balanced accuracy (unweighted average recall) and the fit
+time per fold. Run:
+
+    python benchmarks/sequence_selection.py --out results.jsonl [--corpora tess synthetic]
+        [--candidates lstm-logmel svm-mfcc] [--seeds 0 1 2] [--max-epochs N]
+    python benchmarks/sequence_selection.py --out results.jsonl --table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sklearn_ser._cache import default_cache_dir
+from sklearn_ser.datasets import load_synthetic, load_tess, make_synthetic_corpus
+from sklearn_ser.evaluation import evaluate
+from sklearn_ser.recipes import get_recipe
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+DEFAULT_TESS = REPOSITORY.parent / "shared" / "data" / "tess"
+
+#: name -> (recipe, overrides, deep): deep candidates are evaluated once per seed.
+CANDIDATES = {
+    "svm-mfcc": ("svm-mfcc", {}, False),
+    "svm-mfcc+spk": ("svm-mfcc", {"speaker_normalization": True}, False),
+    "best": ("best", {}, False),
+    "lstm-logmel": ("lstm-logmel", {}, True),
+    "lstm-logmel+spk": ("lstm-logmel", {"speaker_normalization": True}, True),
+}
+
+
+def load(corpus, cache_dir, tess_root):
+    if corpus == "tess":
+        return load_tess(tess_root)
+    root = Path(cache_dir) / "synthetic-selection-4spk-20w-seed0"
+    if (root / "manifest.csv").exists():
+        return load_synthetic(root)
+    return make_synthetic_corpus(root, n_speakers=4, n_words=20, random_state=0)
+
+
+def evaluate_candidate(name, corpus, seed, *, memory, max_epochs, device):
+    recipe, overrides, deep = CANDIDATES[name]
+    options = {**overrides, "memory": memory, "n_jobs": -1}
+    if deep:
+        options.update(random_state=seed, device=device)
+        if max_epochs is not None:
+            options["max_epochs"] = max_epochs
+    start = time.perf_counter()
+    result = evaluate(get_recipe(recipe, **options), corpus, protocol="speaker", scoring=("balanced_accuracy",))
+    return {
+        "balanced_accuracy": float(np.mean(result.scores["balanced_accuracy"])),
+        "per_fold": [float(score) for score in result.scores["balanced_accuracy"]],
+        "fit_seconds_per_fold": float(np.mean(result.fit_seconds)),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def done(out):
+    if not Path(out).exists():
+        return set()
+    rows = [json.loads(line) for line in Path(out).read_text().splitlines() if line.strip()]
+    return {(row["candidate"], row["corpus"], row["seed"]) for row in rows}
+
+
+def run(args):
+    cache_dir = Path(args.cache_dir or default_cache_dir())
+    memory = cache_dir / "features"
+    finished = done(args.out)
+    for corpus_name in args.corpora:
+        corpus = load(corpus_name, cache_dir, args.tess_root)
+        for name in args.candidates:
+            seeds = args.seeds if CANDIDATES[name][2] else [None]
+            for seed in seeds:
+                if (name, corpus_name, seed) in finished:
+                    continue
+                row = {"candidate": name, "corpus": corpus_name, "seed": seed, "max_epochs": args.max_epochs}
+                row.update(
+                    evaluate_candidate(
+                        name, corpus, seed, memory=memory, max_epochs=args.max_epochs, device=args.device
+                    )
+                )
+                row["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+                print(json.dumps(row), flush=True)
+                with open(args.out, "a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+
+
+def print_table(out):
+    rows = [json.loads(line) for line in Path(out).read_text().splitlines() if line.strip()]
+    corpora = sorted({row["corpus"] for row in rows}, reverse=True)
+    print("| candidate | " + " | ".join(f"{corpus}: UAR, mean ± sd (seeds) | fit s/fold" for corpus in corpora) + " |")
+    print("|---|" + "---:|---:|" * len(corpora))
+    for name in dict.fromkeys(row["candidate"] for row in rows):
+        cells = []
+        for corpus in corpora:
+            chosen = [row for row in rows if (row["candidate"], row["corpus"]) == (name, corpus)]
+            if not chosen:
+                cells += ["", ""]
+                continue
+            scores = 100 * np.array([row["balanced_accuracy"] for row in chosen])
+            spread = f" ± {scores.std():.1f} ({len(scores)})" if len(scores) > 1 else ""
+            cells += [f"{scores.mean():.1f}%{spread}", f"{np.mean([r['fit_seconds_per_fold'] for r in chosen]):.0f}"]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, help="JSON lines file: appended to, and read to skip what is done")
+    parser.add_argument("--corpora", nargs="+", default=["tess", "synthetic"], choices=["tess", "synthetic"])
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--max-epochs", type=int, default=None, help="override the deep recipes' epochs")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--tess-root", default=os.environ.get("SKLEARN_SER_TESS", DEFAULT_TESS))
+    parser.add_argument("--cache-dir", default=None, help="features and the synthetic corpus (default: the cache)")
+    parser.add_argument("--table", action="store_true", help="print the table of --out and stop")
+    args = parser.parse_args()
+    if args.table:
+        print_table(args.out)
+    else:
+        run(args)
+
+
+if __name__ == "__main__":
+    main()
