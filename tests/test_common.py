@@ -14,11 +14,14 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import sklearn_ser.augmentation
 import sklearn_ser.features
 import sklearn_ser.model_selection
 import sklearn_ser.models
+from sklearn_ser.augmentation import AugmentedClassifier, WaveformAugmenter
 from sklearn_ser.features import (
     MFCC,
     DeltaStack,
@@ -32,7 +35,7 @@ from sklearn_ser.features import (
     VectorAsSequence,
 )
 from sklearn_ser.model_selection import OptunaSearch
-from sklearn_ser.models import LSTMClassifier, MultiscaleLSTMClassifier
+from sklearn_ser.models import LSTMClassifier, MultiscaleLSTMClassifier, ScoreFusionClassifier
 
 
 def rows_as_sequences(X):
@@ -215,6 +218,13 @@ ESTIMATORS = [
     (MultiscaleLSTMClassifierOnRows(LSTMClassifier(**TINY_LSTM), segment_frames=(1, 2)), SEQUENCE_INPUT),
     # error_score="raise", as scikit-learn's own checks configure GridSearchCV: errors reach the checks as they are
     (OptunaSearch(LogisticRegression(), LogisticSpace(), n_trials=2, cv=2, error_score="raise", random_state=0), {}),
+    (ScoreFusionClassifier([("logistic", LogisticRegression()), ("bayes", GaussianNB())], cv=2), {}),
+    # The checks' rows are waveforms; without speed perturbation every copy keeps its row's length.
+    (WaveformAugmenter(sr=8000, speed_factors=None, random_state=0), TABULAR_AUDIO_INPUT),
+    (
+        AugmentedClassifier(LogisticRegression(), WaveformAugmenter(sr=8000, speed_factors=None, random_state=0)),
+        {**TABULAR_AUDIO_INPUT, "check_classifier_data_not_an_array": AUDIO_INPUT["check_estimators_dtypes"]},
+    ),
 ]
 if importlib.util.find_spec("opensmile"):
     ESTIMATORS.append((EGeMAPS(sr=8000), TABULAR_AUDIO_INPUT))
@@ -233,7 +243,7 @@ def test_sklearn_compatible(estimator, check):
 def test_every_public_estimator_is_checked():
     public = {
         getattr(module, name)
-        for module in (sklearn_ser.features, sklearn_ser.models, sklearn_ser.model_selection)
+        for module in (sklearn_ser.augmentation, sklearn_ser.features, sklearn_ser.models, sklearn_ser.model_selection)
         for name in module.__all__
     }
     estimators = {cls for cls in public if isinstance(cls, type) and issubclass(cls, BaseEstimator)}

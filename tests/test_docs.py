@@ -19,6 +19,7 @@ DOCS = ROOT / "docs"
 MODULES = [
     "sklearn_ser",
     "sklearn_ser.features",
+    "sklearn_ser.augmentation",
     "sklearn_ser.models",
     "sklearn_ser.datasets",
     "sklearn_ser.model_selection",

@@ -588,3 +588,23 @@ def test_a_journal_cut_short_by_a_killed_worker_is_repaired(tmp_path):
         search = stored_search(tmp_path, n_trials=3).fit(X, y)
     assert len([t for t in search.study_.trials if t.state.is_finished()]) == 3
     assert path.read_text().endswith("\n")
+
+
+class DuplicateEverySequence(BaseEstimator):
+    """A sampler in imbalanced-learn's sense: it doubles the training set."""
+
+    def fit_resample(self, X, y):
+        return [*X, *X], np.concatenate([y, y])
+
+
+def test_a_pipeline_with_a_sampler_before_its_lstm_is_searched_fold_by_fold():
+    from imblearn.pipeline import Pipeline as ResamplingPipeline
+
+    X, y = gaussian_sequences(n=24)
+    lstm = LSTMClassifier(max_epochs=2, batch_size=8, random_state=0)
+    pipe = ResamplingPipeline([("twice", DuplicateEverySequence()), ("lstm", lstm)])
+    search = OptunaSearch(pipe, lambda trial: {}, n_trials=1, cv=2, random_state=0).fit(X, y)
+    (trial,) = search.study_.trials
+    assert trial.state == optuna.trial.TrialState.COMPLETE
+    assert sorted(trial.intermediate_values) == [0, 1], "one report per fold, not per epoch"
+    assert search.best_estimator_.named_steps["lstm"].n_epochs_ == 2

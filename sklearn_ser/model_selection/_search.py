@@ -745,9 +745,19 @@ def _optuna_verbosity(verbose):
 
 
 def _epochwise_final(estimator):
-    """The :class:`~sklearn_ser.models.EpochwiseClassifier` that ``estimator`` is or ends with, else None."""
-    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
-    return final if isinstance(final, EpochwiseClassifier) else None
+    """The :class:`~sklearn_ser.models.EpochwiseClassifier` that ``estimator`` is or ends with, else None.
+
+    None also for a pipeline with a sampler (a step with ``fit_resample``, as
+    in imbalanced-learn's pipelines) before its classifier: the sampler
+    changes the training labels as well as the features, which only the
+    pipeline's own ``fit`` carries through, so such a pipeline is trained
+    fold by fold.
+    """
+    if isinstance(estimator, Pipeline):
+        if any(hasattr(step, "fit_resample") for _, step in estimator.steps[:-1]):
+            return None
+        estimator = estimator.steps[-1][1]
+    return estimator if isinstance(estimator, EpochwiseClassifier) else None
 
 
 def _default_pruner(estimator):

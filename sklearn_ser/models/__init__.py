@@ -1,6 +1,7 @@
 """Sequence models: PyTorch LSTMs trained with skorch, as scikit-learn classifiers."""
 
 from ._epochwise import EpochwiseClassifier
+from ._fusion import ScoreFusionClassifier
 from ._lstm import LSTMClassifier
 from ._multiscale import MultiscaleLSTMClassifier
 from ._network import LSTMNetwork, count_trainable_parameters
@@ -9,6 +10,7 @@ __all__ = [
     "EpochwiseClassifier",
     "LSTMClassifier",
     "MultiscaleLSTMClassifier",
+    "ScoreFusionClassifier",
     "LSTMNetwork",
     "count_trainable_parameters",
 ]
