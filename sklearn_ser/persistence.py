@@ -8,7 +8,8 @@ scaler statistics, labels) as tensors and plain values, which
 pipeline built from code, e.g. ``get_recipe("lstm-logmel")`` with the same
 parameters. Reading such a file never runs code from it.
 
-Supported steps: :class:`~sklearn_ser.models.LSTMClassifier` (last), and
+Supported steps: :class:`~sklearn_ser.models.LSTMClassifier` or its
+subclass :class:`~sklearn_ser.models.CRNNClassifier` (last), and
 before it :class:`~sklearn_ser.features.MelSpectrogram`,
 :class:`~sklearn_ser.features.MFCC`, :class:`~sklearn_ser.features.DeltaStack`,
 :class:`~sklearn_ser.features.SequencePooling`,
@@ -30,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._files import atomic_write
 from .features import MFCC, DeltaStack, MelSpectrogram, SequencePooling, SequenceScaler, VectorAsSequence
-from .models import LSTMClassifier
+from .models import CRNNClassifier, LSTMClassifier
 
 __all__ = ["load_weights", "save_weights"]
 
@@ -47,6 +48,7 @@ STEPS_WITH_ARRAY_STATE = (
 )
 _PLAIN = (bool, int, float, str, type(None))
 LSTM_ARCHITECTURE = {"hidden_size", "num_layers", "bidirectional", "pooling", "head", "recurrent_bias"}
+CRNN_ARCHITECTURE = LSTM_ARCHITECTURE | {"conv_channels", "pool_time", "pool_freq", "feature_blocks"}
 HOW_AND_WHERE = {"n_jobs", "backend", "memory", "verbose", "device", "engine"}
 NETWORK_STATE = {"classes", "n_features_in", "module"}
 FITTED_NAME = re.compile(r"^[a-z][a-z0-9_]*_$")
@@ -213,11 +215,17 @@ def _named_steps(pipeline):
 def _plain_params(step):
     """The parameters that decide what the saved state means (tuples as lists).
 
-    An LSTM's architecture; every other step's parameters but those that only
-    say how or where it computes.
+    An LSTM's (or a CRNN's) architecture, which decides what its weights
+    mean: a CRNN's time pooling changes no weight's shape; every other
+    step's parameters but those that only say how or where it computes.
     """
     params = step.get_params(deep=False)
-    keys = LSTM_ARCHITECTURE if isinstance(step, LSTMClassifier) else set(params) - HOW_AND_WHERE
+    if isinstance(step, CRNNClassifier):
+        keys = CRNN_ARCHITECTURE
+    elif isinstance(step, LSTMClassifier):
+        keys = LSTM_ARCHITECTURE
+    else:
+        keys = set(params) - HOW_AND_WHERE
     checked = {}
     for key in sorted(keys):
         value = list(params[key]) if isinstance(params[key], tuple) else params[key]

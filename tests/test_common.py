@@ -35,7 +35,7 @@ from sklearn_ser.features import (
     VectorAsSequence,
 )
 from sklearn_ser.model_selection import OptunaSearch
-from sklearn_ser.models import LSTMClassifier, MultiscaleLSTMClassifier, ScoreFusionClassifier
+from sklearn_ser.models import CRNNClassifier, LSTMClassifier, MultiscaleLSTMClassifier, ScoreFusionClassifier
 
 
 def rows_as_sequences(X):
@@ -146,6 +146,10 @@ class MultiscaleLSTMClassifierOnRows(RowsAsSequencesClassifier, MultiscaleLSTMCl
     pass
 
 
+class CRNNClassifierOnRows(RowsAsSequencesClassifier, CRNNClassifier):
+    pass
+
+
 class LogisticSpace:
     """The space of a LogisticRegression's ``C``; unlike a function's, its repr is the same in every run (test ids)."""
 
@@ -216,6 +220,7 @@ ESTIMATORS = [
     ),
     (LSTMClassifierOnRows(**TINY_LSTM), SEQUENCE_INPUT),
     (MultiscaleLSTMClassifierOnRows(LSTMClassifier(**TINY_LSTM), segment_frames=(1, 2)), SEQUENCE_INPUT),
+    (CRNNClassifierOnRows(conv_channels=(2,), **TINY_LSTM), SEQUENCE_INPUT),
     # error_score="raise", as scikit-learn's own checks configure GridSearchCV: errors reach the checks as they are
     (OptunaSearch(LogisticRegression(), LogisticSpace(), n_trials=2, cv=2, error_score="raise", random_state=0), {}),
     (ScoreFusionClassifier([("logistic", LogisticRegression()), ("bayes", GaussianNB())], cv=2), {}),

@@ -15,7 +15,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.svm import SVC
 
 from ..features import MFCC, DeltaStack, MelSpectrogram
-from ..models import LSTMClassifier
+from ..models import CRNNClassifier, LSTMClassifier
 from ..models._network import POOLINGS
 
 LSTM_HIDDEN_SIZES = [32, 64, 128, 256]
@@ -23,6 +23,7 @@ DENSE_UNITS = [32, 64, 128, 256]
 BATCH_SIZES = [16, 32, 64]
 N_MELS = [40, 64, 80, 128]
 N_MFCC = [13, 20, 30, 40]
+CONV_WIDTHS = [8, 16, 32]
 
 
 def _suggest_lstm(trial, prefix, lstm):
@@ -47,6 +48,16 @@ def _suggest_lstm(trial, prefix, lstm):
     }
     if num_layers > 1 or head:
         params[name("dropout")] = trial.suggest_float(name("dropout"), 0.0, 0.5)
+    return params
+
+
+def _suggest_crnn(trial, prefix, crnn):
+    params = _suggest_lstm(trial, prefix, crnn)
+    n_blocks = trial.suggest_int(prefix + "conv_blocks", 1, 3)
+    width = trial.suggest_categorical(prefix + "conv_width", CONV_WIDTHS)
+    params[prefix + "conv_channels"] = tuple(width * 2**block for block in range(n_blocks))
+    params[prefix + "pool_time"] = trial.suggest_int(prefix + "pool_time", 1, 2)
+    params[prefix + "conv_dropout"] = trial.suggest_float(prefix + "conv_dropout", 0.0, 0.5)
     return params
 
 
@@ -80,6 +91,7 @@ def _suggest_mlp(trial, prefix, mlp):
 
 SUGGESTERS = {
     LSTMClassifier: _suggest_lstm,
+    CRNNClassifier: _suggest_crnn,
     MelSpectrogram: _suggest_mel,
     MFCC: _suggest_mfcc,
     DeltaStack: _suggest_delta,
@@ -97,7 +109,10 @@ class DefaultSearchSpace:
         The estimator (usually a pipeline) whose known steps are searched:
         :class:`~sklearn_ser.models.LSTMClassifier` (layers, hidden size,
         direction, pooling, dense head, dropout, learning rate, batch size,
-        epochs up to its ``max_epochs``), :class:`~sklearn_ser.features.MelSpectrogram`
+        epochs up to its ``max_epochs``), :class:`~sklearn_ser.models.CRNNClassifier`
+        (the same, and the convolution blocks, their width doubling from
+        block to block, the time pooling and the CNN's dropout),
+        :class:`~sklearn_ser.features.MelSpectrogram`
         (``n_mels``), :class:`~sklearn_ser.features.MFCC` (``n_mfcc``),
         :class:`~sklearn_ser.features.DeltaStack` (``order``),
         :class:`~sklearn.svm.SVC` (``C``, ``gamma``) and

@@ -94,6 +94,35 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         (e.g. speakers) so that the validation speakers are unseen.
     n_iter_no_change : int, default=5
         Patience of early stopping, in epochs.
+    time_masks : int, default=0
+        SpecAugment-style time masks per training utterance: runs of frames
+        set to 0, the mean of standardized features (put a
+        :class:`~sklearn_ser.features.SequenceScaler` before the classifier).
+        0 switches them off.
+    time_mask_width : float in (0, 1], default=0.1
+        Longest time mask, as a fraction of the utterance's own length, so
+        that short and long utterances lose alike: each mask's width is
+        uniform over 0 to ``floor(time_mask_width * n_frames)`` frames and
+        it lies wholly within the utterance.
+    freq_masks : int, default=0
+        Feature-band masks per training utterance: consecutive features set
+        to 0 over all of its frames. 0 switches them off.
+    freq_mask_width : int, default=8
+        Widest feature band, in features; each band's width is uniform over
+        0 to ``freq_mask_width`` (at most the width of a block).
+    freq_mask_blocks : int, default=1
+        The features are this many equal blocks, and a band masks the same
+        features in every block: 3 for the ``[static, delta, delta-delta]``
+        output of :class:`~sklearn_ser.features.DeltaStack` with
+        ``order=2`` masks a band of Mel bands and its deltas. It must divide
+        the number of features when ``freq_masks`` is positive.
+    mixup_alpha : float, default=0.0
+        mixup: each training batch is mixed, frame by frame, with a random
+        permutation of itself, with weight ``max(λ, 1 - λ)`` on each
+        utterance's own frames, λ drawn from Beta(``mixup_alpha``,
+        ``mixup_alpha``) once per batch, and the loss is the same mixture of
+        the (class-weighted) cross-entropies of the two labels. 0 switches
+        it off; 0.2 to 0.4 are usual values.
     device : str, default="auto"
         ``"auto"`` trains on CUDA when a GPU is available, else on the CPU;
         or any torch device string.
@@ -132,6 +161,16 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
+    The augmentation parameters (``time_masks``, ``freq_masks``,
+    ``mixup_alpha`` and their widths) act on training batches only, on the
+    training device, with random draws seeded by ``random_state``;
+    validation batches and prediction never see them. Masks fall within
+    each utterance's frames, never on its padding. A mixed utterance keeps
+    its own length; beyond its partner's length (batches hold utterances of
+    similar length) it keeps its own frames. With mixup, ``train_acc``
+    compares the outputs on the mixed batch with each utterance's own
+    label, the dominant one of its mixture.
+
     Training data live on the training device when they take at most half
     of its free memory; otherwise they stay in pinned host memory and each
     batch is copied with a non-blocking transfer. Batches group utterances of similar length
@@ -181,6 +220,12 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "time_masks": [Interval(Integral, 0, None, closed="left")],
+        "time_mask_width": [Interval(Real, 0, 1, closed="right")],
+        "freq_masks": [Interval(Integral, 0, None, closed="left")],
+        "freq_mask_width": [Interval(Integral, 1, None, closed="left")],
+        "freq_mask_blocks": [Interval(Integral, 1, None, closed="left")],
+        "mixup_alpha": [Interval(Real, 0, None, closed="left")],
         "device": [str],
         "warm_start": ["boolean"],
         "callbacks": [list, None],
@@ -207,6 +252,12 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=5,
+        time_masks=0,
+        time_mask_width=0.1,
+        freq_masks=0,
+        freq_mask_width=8,
+        freq_mask_blocks=1,
+        mixup_alpha=0.0,
         device="auto",
         warm_start=False,
         callbacks=None,
@@ -229,6 +280,12 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.time_masks = time_masks
+        self.time_mask_width = time_mask_width
+        self.freq_masks = freq_masks
+        self.freq_mask_width = freq_mask_width
+        self.freq_mask_blocks = freq_mask_blocks
+        self.mixup_alpha = mixup_alpha
         self.device = device
         self.warm_start = warm_start
         self.callbacks = callbacks
@@ -300,6 +357,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         self._validate_params()
         previous = self._previous_training()
         sequences, y_encoded = self._check_training_data(X, y)
+        self._check_feature_blocks()
         if previous is not None:
             previous = self._check_continuation(previous)
         record_feature_names(self, X)
@@ -534,6 +592,26 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = sequences[0].shape[1]
         return sequences, encoder.transform(y)
 
+    def _check_feature_blocks(self):
+        if self.freq_masks > 0 and self.n_features_in_ % self.freq_mask_blocks:
+            raise ValueError(
+                f"freq_mask_blocks={self.freq_mask_blocks} must divide the {self.n_features_in_} features per "
+                "frame into equal blocks (e.g. 3 for DeltaStack(order=2)); use 1 to mask consecutive features."
+            )
+
+    def _augmentation(self):
+        """What training does to every batch (see the augmentation parameters)."""
+        from ._augment import SequenceAugmentation
+
+        return SequenceAugmentation(
+            time_masks=self.time_masks,
+            time_mask_width=self.time_mask_width,
+            freq_masks=self.freq_masks,
+            freq_mask_width=self.freq_mask_width,
+            freq_mask_blocks=self.freq_mask_blocks,
+            mixup_alpha=self.mixup_alpha,
+        )
+
     def _validation_split(self, y, groups, seed):
         indices = np.arange(len(y))
         if not self.early_stopping:
@@ -609,8 +687,9 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
 
     def _build_net(self, validated, class_weight, device):
         """The skorch net; ``validated`` says whether a validation set is scored every epoch."""
-        from skorch import NeuralNetClassifier
         from skorch.callbacks import EarlyStopping, EpochScoring
+
+        from ._augment import AugmentingNetClassifier
 
         callbacks = [("train_acc", EpochScoring("accuracy", on_train=True, name="train_acc", lower_is_better=False))]
         if validated and self.early_stopping:
@@ -619,8 +698,9 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             )
         callbacks.extend(copy.deepcopy(self.callbacks or []))  # skorch initializes them in place
         optimizer = OPTIMIZERS.get(self.optimizer, self.optimizer)
-        return NeuralNetClassifier(
+        return AugmentingNetClassifier(
             self._module_class(),
+            augmentation=self._augmentation(),
             **{f"module__{name}": value for name, value in self._module_params().items()},
             criterion=torch.nn.CrossEntropyLoss,
             criterion__weight=None if class_weight is None else class_weight.to(device),
