@@ -168,7 +168,7 @@ class _Speaker:
     gain_db: float  # recording level
     channel: float  # one-zero coefficient of the recording channel
     noise_color: float  # pole of the low-pass shaping the background noise
-    snr_db: float  # mean signal-to-noise ratio of the recording sessions
+    snr_db: float  # mean signal-to-noise ratio of the speaker's recordings
 
 
 def _make_speaker(index, emotions, rng):
