@@ -15,6 +15,9 @@ time per fold. Run:
     python benchmarks/sequence_selection.py --out results.jsonl [--corpora tess synthetic]
         [--candidates lstm-logmel svm-mfcc] [--seeds 0 1 2] [--max-epochs N]
     python benchmarks/sequence_selection.py --out results.jsonl --table
+
+The rows measured so far are kept in ``docs/results/sequence_selection.jsonl``;
+pass it as ``--out`` to continue them.
 """
 
 from __future__ import annotations
@@ -43,6 +46,18 @@ CANDIDATES = {
     "best": ("best", {}, False),
     "lstm-logmel": ("lstm-logmel", {}, True),
     "lstm-logmel+spk": ("lstm-logmel", {"speaker_normalization": True}, True),
+    "lstm-logmel+spk+mixup": ("lstm-logmel", {"speaker_normalization": True, "lstm__mixup_alpha": 0.2}, True),
+    "lstm-logmel+spk+masks+mixup": (
+        "lstm-logmel",
+        {
+            "speaker_normalization": True,
+            "lstm__mixup_alpha": 0.2,
+            "lstm__time_masks": 2,
+            "lstm__freq_masks": 2,
+            "lstm__freq_mask_blocks": 3,
+        },
+        True,
+    ),
 }
 
 
