@@ -97,6 +97,11 @@ def _mfcc_statistics(*, n_jobs, memory, verbose, speaker_normalization=False):
     return [*steps, ("delta", DeltaStack(order=2)), ("pool", SequencePooling(stats=("mean", "std")))]
 
 
+def _attention_bilstm(**training):
+    """The LSTM of lstm-logmel and densenet-lstm: bidirectional, 128 units, attention, a 64-unit layer."""
+    return LSTMClassifier(hidden_size=128, bidirectional=True, pooling="attention", head=(64,), dropout=0.3, **training)
+
+
 def _training(lr, batch_size, max_epochs, device, random_state, verbose):
     """The training options every LSTM recipe passes to its LSTMClassifier."""
     return dict(
@@ -162,14 +167,7 @@ def lstm_logmel(
     standardized per speaker by :class:`~sklearn_ser.features.SpeakerNormalizer`
     (speaker ids routed as ``speaker`` metadata, as in :func:`svm_mfcc`).
     """
-    lstm = LSTMClassifier(
-        hidden_size=128,
-        bidirectional=True,
-        pooling="attention",
-        head=(64,),
-        dropout=0.3,
-        **_training(lr, batch_size, max_epochs, device, random_state, verbose),
-    )
+    lstm = _attention_bilstm(**_training(lr, batch_size, max_epochs, device, random_state, verbose))
     features = _log_mel_with_deltas(
         n_jobs=n_jobs, memory=memory, verbose=verbose, speaker_normalization=speaker_normalization
     )
@@ -270,14 +268,7 @@ def densenet_lstm(
         device=device,
         random_state=random_state,
     )
-    lstm = LSTMClassifier(
-        hidden_size=128,
-        bidirectional=True,
-        pooling="attention",
-        head=(64,),
-        dropout=0.3,
-        **_training(lr, batch_size, max_epochs, device, random_state, verbose),
-    )
+    lstm = _attention_bilstm(**_training(lr, batch_size, max_epochs, device, random_state, verbose))
     return Pipeline(
         [
             ("mel", MelSpectrogram(n_mels=64, n_jobs=n_jobs, memory=memory, verbose=verbose)),
