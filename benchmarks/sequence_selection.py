@@ -58,6 +58,13 @@ CANDIDATES = {
         },
         True,
     ),
+    "crnn-logmel+spk": ("crnn-logmel", {"speaker_normalization": True}, True),
+    "lstm-egemaps": ("lstm-egemaps", {}, True),
+    "lstm-egemaps+spk": ("lstm-egemaps", {"speaker_normalization": True}, True),
+    "lstm-egemaps+spk+mixup": ("lstm-egemaps", {"speaker_normalization": True, "lstm__mixup_alpha": 0.2}, True),
+    "lstm-compare+spk": ("lstm-egemaps", {"feature_set": "ComParE_2016", "speaker_normalization": True}, True),
+    "best+probability": ("best", {"probability": True}, False),
+    "fusion": ("fusion", {}, True),
 }
 
 

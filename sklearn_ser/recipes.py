@@ -25,6 +25,14 @@ Recognition" (2025):
     An LSTM over frame sequences: 64-band log-Mel with deltas and
     delta-deltas, standardized, into a bidirectional 128-unit LSTM with
     attention pooling and a 64-unit dense layer.
+``"lstm-egemaps"``
+    The same LSTM over openSMILE's 25 eGeMAPS low-level descriptors (pitch,
+    jitter, shimmer, loudness, formants, spectral balance) every 10 ms,
+    standardized (per speaker with ``speaker_normalization=True``).
+``"crnn-logmel"``
+    The input of ``"lstm-logmel"`` through a small 2-D CNN over (time, Mel),
+    its static, delta and delta-delta blocks as three channels, feeding the
+    same LSTM, trained end to end.
 ``"multiscale-lstm"``
     The paper's multiscale idea: LSTMs over log-Mel segments of 32, 64 and
     128 frames (0.32, 0.64 and 1.28 s), their class probabilities averaged
@@ -52,6 +60,12 @@ The classical baseline:
 ``"best"``
     The best speaker-independent pipeline found on TESS and the synthetic
     corpus (see :func:`best` and ``docs/evaluation.md``).
+``"lstm-best"``
+    The best speaker-independent sequence model found the same way (see
+    :func:`lstm_best`).
+``"fusion"``
+    Score-level fusion of ``"lstm-best"`` and ``"best"``, with the weights
+    chosen by cross-validation on the training data (see :func:`fusion`).
 """
 
 from __future__ import annotations
@@ -69,13 +83,14 @@ from .features import (
     DeltaStack,
     DenseNetEmbedder,
     EGeMAPS,
+    EGeMAPSFrames,
     MelSpectrogram,
     SequencePooling,
     SequenceScaler,
     SpeakerNormalizer,
     VectorAsSequence,
 )
-from .models import LSTMClassifier, MultiscaleLSTMClassifier
+from .models import CRNNClassifier, LSTMClassifier, MultiscaleLSTMClassifier, ScoreFusionClassifier
 
 __all__ = ["get_recipe", "list_recipes", "recipe_options"]
 
@@ -172,6 +187,73 @@ def lstm_logmel(
         n_jobs=n_jobs, memory=memory, verbose=verbose, speaker_normalization=speaker_normalization
     )
     return Pipeline([*features, ("lstm", lstm)])
+
+
+def lstm_egemaps(
+    *,
+    feature_set="eGeMAPSv02",
+    speaker_normalization=False,
+    max_epochs=30,
+    batch_size=32,
+    lr=1e-3,
+    device="auto",
+    random_state=None,
+    n_jobs=None,
+    memory=None,
+    verbose=0,
+):
+    """The LSTM of :func:`lstm_logmel` over openSMILE's frame-level voice descriptors.
+
+    :class:`~sklearn_ser.features.EGeMAPSFrames` gives the 25 eGeMAPS
+    low-level descriptors (pitch, jitter, shimmer, loudness, formants,
+    spectral balance, MFCC 1-4) every 10 ms (``feature_set`` as in
+    :class:`~sklearn_ser.features.EGeMAPSFrames`); they are standardized,
+    per speaker first with ``speaker_normalization=True``. Needs the
+    ``opensmile`` package.
+    """
+    steps = [("egemaps", EGeMAPSFrames(feature_set=feature_set, n_jobs=n_jobs, memory=memory, verbose=verbose))]
+    if speaker_normalization:
+        steps.append(("speaker_norm", SpeakerNormalizer()))
+    lstm = _attention_bilstm(**_training(lr, batch_size, max_epochs, device, random_state, verbose))
+    return Pipeline([*steps, ("scale", SequenceScaler()), ("lstm", lstm)])
+
+
+def crnn_logmel(
+    *,
+    speaker_normalization=False,
+    max_epochs=30,
+    batch_size=32,
+    lr=1e-3,
+    device="auto",
+    random_state=None,
+    n_jobs=None,
+    memory=None,
+    verbose=0,
+):
+    """A small 2-D CNN over (time, Mel) feeding the LSTM of :func:`lstm_logmel`, trained end to end.
+
+    The input of :func:`lstm_logmel`; the static, delta and delta-delta
+    blocks are the CNN's three input channels (two 3x3 convolution blocks
+    of 16 and 32 channels, each halving time and frequency), and the
+    bidirectional 128-unit LSTM with attention reads the CNN's frames.
+    """
+    crnn = CRNNClassifier(
+        conv_channels=(16, 32),
+        pool_time=2,
+        pool_freq=2,
+        feature_blocks=3,
+        conv_dropout=0.2,
+        hidden_size=128,
+        bidirectional=True,
+        pooling="attention",
+        head=(64,),
+        dropout=0.3,
+        **_training(lr, batch_size, max_epochs, device, random_state, verbose),
+    )
+    features = _log_mel_with_deltas(
+        n_jobs=n_jobs, memory=memory, verbose=verbose, speaker_normalization=speaker_normalization
+    )
+    return Pipeline([*features, ("crnn", crnn)])
 
 
 def multiscale_lstm(
@@ -354,13 +436,68 @@ def best(*, C=10.0, probability=False, random_state=None, n_jobs=None, memory=No
     )
 
 
+def lstm_best(
+    *, max_epochs=30, batch_size=32, lr=1e-3, device="auto", random_state=None, n_jobs=None, memory=None, verbose=0
+):
+    """The best speaker-independent sequence model found on TESS and the synthetic corpus.
+
+    :func:`lstm_egemaps` with ``speaker_normalization=True``: eGeMAPS
+    low-level descriptors every 10 ms, standardized per speaker (speaker ids
+    routed as ``speaker`` metadata; without them, with the training
+    statistics), into a bidirectional 128-unit LSTM with attention. How it
+    was chosen and its measured scores: ``docs/evaluation.md``. Needs the
+    ``opensmile`` package.
+    """
+    return lstm_egemaps(
+        speaker_normalization=True,
+        **_training(lr, batch_size, max_epochs, device, random_state, verbose),
+        n_jobs=n_jobs,
+        memory=memory,
+    )
+
+
+def fusion(
+    *,
+    cv=3,
+    max_epochs=30,
+    batch_size=32,
+    lr=1e-3,
+    device="auto",
+    random_state=None,
+    n_jobs=None,
+    memory=None,
+    verbose=0,
+):
+    """Score-level fusion of :func:`lstm_best` and :func:`best`: their class probabilities, weighted.
+
+    A :class:`~sklearn_ser.models.ScoreFusionClassifier` averages the
+    probabilities of the two pipelines (``best`` with ``probability=True``),
+    with the weights chosen on the training data only by an inner
+    cross-validation of ``cv`` folds: by speaker (at most ``cv`` folds) when
+    speaker ids are routed, stratified over utterances (with a warning)
+    when the training data holds one speaker. The members share the feature
+    cache given as ``memory``. Training costs ``cv + 1`` fits of each member.
+    Needs the ``opensmile`` package.
+    """
+    shared = dict(random_state=random_state, n_jobs=n_jobs, memory=memory, verbose=verbose)
+    members = [
+        ("lstm", lstm_best(max_epochs=max_epochs, batch_size=batch_size, lr=lr, device=device, **shared)),
+        ("svm", best(probability=True, **shared)),
+    ]
+    return Pipeline([("fusion", ScoreFusionClassifier(members, cv=cv))])
+
+
 RECIPES = {
     "paper-proposed": paper_proposed,
     "paper-traditional": paper_traditional,
+    "lstm-egemaps": lstm_egemaps,
+    "lstm-best": lstm_best,
     "lstm-logmel": lstm_logmel,
     "multiscale-lstm": multiscale_lstm,
     "best": best,
+    "crnn-logmel": crnn_logmel,
     "densenet-mfcc-fusion": densenet_mfcc_fusion,
+    "fusion": fusion,
     "densenet-lstm": densenet_lstm,
     "svm-egemaps": svm_egemaps,
     "svm-mfcc": svm_mfcc,
@@ -378,8 +515,9 @@ def list_recipes():
     --------
     >>> from sklearn_ser.recipes import list_recipes
     >>> list_recipes()
-    ['best', 'densenet-lstm', 'densenet-mfcc-fusion', 'lstm-logmel', 'multiscale-lstm',
-     'paper-proposed', 'paper-traditional', 'svm-egemaps', 'svm-mfcc']
+    ['best', 'crnn-logmel', 'densenet-lstm', 'densenet-mfcc-fusion', 'fusion', 'lstm-best',
+     'lstm-egemaps', 'lstm-logmel', 'multiscale-lstm', 'paper-proposed', 'paper-traditional',
+     'svm-egemaps', 'svm-mfcc']
     """
     return sorted(RECIPES)
 

@@ -27,6 +27,7 @@ from sklearn_ser.features import (
     DeltaStack,
     DenseNetEmbedder,
     EGeMAPS,
+    EGeMAPSFrames,
     FeatureSequences,
     MelSpectrogram,
     SequencePooling,
@@ -233,6 +234,7 @@ ESTIMATORS = [
 ]
 if importlib.util.find_spec("opensmile"):
     ESTIMATORS.append((EGeMAPS(sr=8000), TABULAR_AUDIO_INPUT))
+    ESTIMATORS.append((EGeMAPSFrames(sr=8000), AUDIO_INPUT))
 _EXPECTED = {id(estimator): failures for estimator, failures in ESTIMATORS}
 
 
@@ -253,6 +255,6 @@ def test_every_public_estimator_is_checked():
     }
     estimators = {cls for cls in public if isinstance(cls, type) and issubclass(cls, BaseEstimator)}
     if not importlib.util.find_spec("opensmile"):
-        estimators.discard(EGeMAPS)
+        estimators -= {EGeMAPS, EGeMAPSFrames}
     checked = {cls for estimator, _ in ESTIMATORS for cls in type(estimator).__mro__}
     assert estimators <= checked, sorted(cls.__name__ for cls in estimators - checked)

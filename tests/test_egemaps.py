@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_ser import InvalidAudioError
 from sklearn_ser.datasets import make_synthetic_corpus
-from sklearn_ser.features import _egemaps
+from sklearn_ser.features import _opensmile
 from sklearn_ser.features._egemaps import EGeMAPS
 
 from .conftest import tone
@@ -80,7 +80,7 @@ def test_parallel_equals_serial(waveforms):
 
 def test_computer_pickles_without_an_extractor(waveforms):
     compute = EGeMAPS()._make_computer()
-    _egemaps._smile("eGeMAPSv02")
+    _opensmile.smile("eGeMAPSv02")
     restored = pickle.loads(pickle.dumps(compute))
     assert len(pickle.dumps(compute)) < 200
     np.testing.assert_array_equal(restored(waveforms[0]), compute(waveforms[0]))
@@ -140,7 +140,7 @@ def test_clips_shorter_than_60_ms_are_zero_padded(n_samples):
 
 @pytest.mark.filterwarnings("ignore:Segment too short")
 def test_non_finite_features_raise_naming_the_utterance(monkeypatch, write_audio):
-    monkeypatch.setattr(_egemaps, "MIN_DURATION_MS", 0)
+    monkeypatch.setattr(_opensmile, "MIN_DURATION_MS", 0)
     long = write_audio("long.wav", tone(16000, seconds=0.5))
     short = write_audio("short.wav", tone(16000, seconds=0.02))
     with pytest.raises(ValueError, match=r"NaN or infinite eGeMAPSv02 features for X\[1\] \('.*short\.wav'\)"):
@@ -186,7 +186,7 @@ def test_other_feature_sets(waveforms):
 
 def test_missing_opensmile_raises_with_install_hint(monkeypatch, waveforms):
     monkeypatch.setitem(sys.modules, "opensmile", None)
-    monkeypatch.setattr(_egemaps, "_local", type(_egemaps._local)())
+    monkeypatch.setattr(_opensmile, "_local", type(_opensmile._local)())
     with pytest.raises(ImportError, match=r"pip install sklearn-ser\[opensmile\]"):
         EGeMAPS().fit(waveforms)
     with pytest.raises(ImportError, match=r"pip install sklearn-ser\[opensmile\]"):

@@ -10,7 +10,7 @@ import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import ShuffleSplit, StratifiedKFold
+from sklearn.model_selection import GroupKFold, ShuffleSplit, StratifiedKFold
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
@@ -201,6 +201,20 @@ def test_a_single_speaker_falls_back_to_stratified_folds_with_a_warning():
     with pytest.warns(UserWarning, match="single group"):
         fusion.fit(X, y, groups=np.full(len(y), "F01"))
     assert np.isclose(fusion.weights_.sum(), 1.0)
+    assert fusion._inner_splitter(y, None)[0].get_n_splits() == 5
+    with pytest.warns(UserWarning, match="single group"):
+        splitter, groups = fusion.set_params(cv=3)._inner_splitter(y, np.full(len(y), "F01"))
+    assert isinstance(splitter, StratifiedKFold) and splitter.get_n_splits() == 3 and groups is None
+
+
+@pytest.mark.parametrize(("cv", "n_speakers", "n_folds"), [(None, 3, 3), (None, 8, 5), (3, 2, 2), (3, 4, 3)])
+def test_speakers_give_group_folds_up_to_cv(cv, n_speakers, n_folds):
+    X, y = signal_and_noise(n_samples=48)
+    speakers = np.arange(48) % n_speakers
+    fusion = ScoreFusionClassifier([("logistic", LogisticRegression()), ("bayes", GaussianNB())], cv=cv)
+    splitter, groups = fusion._inner_splitter(y, speakers)
+    assert isinstance(splitter, GroupKFold) and splitter.get_n_splits() == n_folds
+    assert all(len(np.intersect1d(speakers[tr], speakers[te])) == 0 for tr, te in splitter.split(X, y, groups))
 
 
 def test_a_given_splitter_is_used():

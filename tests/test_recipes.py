@@ -16,6 +16,10 @@ QUICK = {
     "paper-proposed": dict(max_epochs=2),
     "paper-traditional": dict(max_epochs=2),
     "lstm-logmel": dict(max_epochs=1, lstm__hidden_size=8),
+    "lstm-egemaps": dict(max_epochs=1, lstm__hidden_size=8),
+    "lstm-best": dict(max_epochs=1, lstm__hidden_size=8),
+    "crnn-logmel": dict(max_epochs=1, crnn__hidden_size=8, crnn__conv_channels=(4, 4)),
+    "fusion": dict(max_epochs=1, cv=2, fusion__lstm__lstm__hidden_size=8, fusion__svm__svm__cv=2),
     "multiscale-lstm": dict(max_epochs=1, segment_frames=(64, 128), multiscale__estimator__hidden_size=8),
     "densenet-mfcc-fusion": dict(weights=None, max_epochs=20, features__densenet__densenet__segment_frames=32),
     "densenet-lstm": dict(weights=None, max_epochs=1, segment_frames=32, segment_hop=16, lstm__hidden_size=8),
@@ -152,3 +156,16 @@ def test_the_lstm_recipe_normalizes_each_speaker_when_asked(corpus):
     result = evaluate(pipe, frame, protocol="speaker", keep_estimators=True)
     for fitted, (speaker,) in zip(result.estimators, [["M02"], ["F01"]]):
         assert list(fitted.named_steps["speaker_norm"].speaker_statistics_) == [speaker]
+
+
+def test_the_fusion_routes_the_speakers_to_both_members(corpus, tmp_path):
+    root, frame = corpus
+    model = tmp_path / "fusion.joblib"
+    small = ["max_epochs=1", "fusion__lstm__lstm__hidden_size=4", "fusion__svm__svm__cv=2"]
+    args = ["fit", "--corpus", f"synthetic:{root}", "--recipe", "fusion", "--out", str(model)]
+    assert main([*args, "--random-state", "0", *[item for option in small for item in ("--set", option)]]) == 0
+    fusion = joblib.load(model).named_steps["fusion"]
+    for member in ("lstm", "svm"):
+        statistics = fusion.named_estimators_[member].named_steps["speaker_norm"].speaker_statistics_
+        assert sorted(statistics) == sorted(set(frame["speaker"]))
+    assert len(fusion.cv_results_["score"]) == 11 and np.isclose(fusion.weights_.sum(), 1.0)

@@ -4,6 +4,7 @@ from .._sequences import FeatureSequences, check_sequences
 from ._delta import DeltaStack
 from ._densenet import DenseNetEmbedder
 from ._egemaps import EGeMAPS
+from ._egemaps_frames import EGeMAPSFrames
 from ._pooling import SequencePooling
 from ._scaling import SequenceScaler, VectorAsSequence
 from ._speaker import SpeakerNormalizer
@@ -19,6 +20,7 @@ __all__ = [
     "VectorAsSequence",
     "DenseNetEmbedder",
     "EGeMAPS",
+    "EGeMAPSFrames",
     "FeatureSequences",
     "check_sequences",
 ]

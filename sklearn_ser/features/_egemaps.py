@@ -2,50 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._audio import check_audio_input, is_path
 from ._audio_transformer import AudioFeatureTransformer
+from ._opensmile import FEATURE_SETS, check_finite, import_opensmile, readable_waveform, smile
 from ._table_output import TableOutputMixin
-
-FEATURE_SETS = {"eGeMAPSv02": 88, "eGeMAPSv01b": 88, "GeMAPSv01b": 62, "ComParE_2016": 6373}
-MIN_DURATION_MS = 60  # the longest analysis window of these sets (F0); openSMILE gives NaN below it
-_MAX_SAMPLE = 32767 / 32768  # the largest sample 16-bit audio represents
-
-_local = threading.local()
-
-
-def _import_opensmile():
-    try:
-        import opensmile
-    except ImportError as exc:
-        raise ImportError(
-            "EGeMAPS needs the opensmile package, an optional dependency: pip install sklearn-ser[opensmile]"
-        ) from exc
-    return opensmile
-
-
-def _smile(feature_set):
-    """This thread's openSMILE extractor of ``feature_set`` functionals.
-
-    Each thread gets its own ``opensmile.Smile``, so that none is ever used
-    by two threads at once; one takes 10 to 40 ms to build.
-    """
-    smiles = getattr(_local, "smiles", None)
-    if smiles is None:
-        smiles = _local.smiles = {}
-    if feature_set not in smiles:
-        opensmile = _import_opensmile()
-        smiles[feature_set] = opensmile.Smile(
-            feature_set=opensmile.FeatureSet[feature_set],
-            feature_level=opensmile.FeatureLevel.Functionals,
-        )
-    return smiles[feature_set]
 
 
 @dataclass(frozen=True)
@@ -56,13 +21,7 @@ class _Functionals:
     sr: int
 
     def __call__(self, y):
-        min_samples = -(-self.sr * MIN_DURATION_MS // 1000)
-        if len(y) < min_samples:
-            y = np.pad(y, (0, min_samples - len(y)))
-        # openSMILE converts to 16-bit integers by scaling by 32768, which
-        # wraps samples at or beyond full scale around instead of clipping.
-        y = np.clip(y, -1.0, _MAX_SAMPLE)
-        features = _smile(self.feature_set)(y, self.sr)
+        features = smile(self.feature_set)(readable_waveform(y, self.sr), self.sr)
         return np.ascontiguousarray(features.reshape(1, -1), dtype=np.float32)
 
 
@@ -210,16 +169,9 @@ class EGeMAPS(TableOutputMixin, AudioFeatureTransformer):
         ValueError
             If openSMILE returns NaN or infinite values for an utterance.
         """
-        features = np.concatenate(super().transform(X))
-        not_finite = np.flatnonzero(~np.isfinite(features).all(axis=1))
-        if not_finite.size:
-            index = not_finite[0]
-            source = check_audio_input(X)[index]
-            name = f"X[{index}] ('{source}')" if is_path(source) else f"X[{index}]"
-            raise ValueError(
-                f"openSMILE returned NaN or infinite {self.feature_set} features for {name} "
-                f"({not_finite.size} utterance(s) in all)."
-            )
+        sequences = super().transform(X)
+        check_finite(sequences, X, self.feature_set)
+        features = np.concatenate(sequences)
         return self._as_table(features, X)
 
     def get_feature_names_out(self, input_features=None):
@@ -235,10 +187,10 @@ class EGeMAPS(TableOutputMixin, AudioFeatureTransformer):
         feature_names_out : ndarray of str objects
         """
         self._validate_params()
-        return np.asarray(_smile(self.feature_set).feature_names, dtype=object)
+        return np.asarray(smile(self.feature_set).feature_names, dtype=object)
 
     def _check_params(self):
-        _import_opensmile()
+        import_opensmile()
 
     def _make_computer(self):
         return _Functionals(feature_set=self.feature_set, sr=self.sr)
@@ -247,4 +199,4 @@ class EGeMAPS(TableOutputMixin, AudioFeatureTransformer):
         return FEATURE_SETS[self.feature_set]
 
     def _cache_namespace(self):
-        return f"{super()._cache_namespace()}-opensmile{_import_opensmile().__version__}"
+        return f"{super()._cache_namespace()}-opensmile{import_opensmile().__version__}"

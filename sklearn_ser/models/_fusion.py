@@ -72,14 +72,13 @@ class ScoreFusionClassifier(ClassifierMixin, MetaEstimatorMixin, _BaseCompositio
         The inner cross-validation of ``weights="cv"``, over the training
         data passed to :meth:`fit`:
 
-        - None: with ``groups`` (e.g. speaker ids), :class:`~sklearn.model_selection.GroupKFold`
-          with ``min(5, n_groups)`` folds, i.e. leave one speaker out when
-          there are fewer than 5 speakers; with a single group (one speaker)
-          or without ``groups``, a 5-fold
-          :class:`~sklearn.model_selection.StratifiedKFold` (with a warning
-          in the single-group case);
-        - an int ``k``: ``GroupKFold(k)`` with ``groups``, else
-          ``StratifiedKFold(k)``;
+        - an int ``k``: with ``groups`` (e.g. speaker ids),
+          :class:`~sklearn.model_selection.GroupKFold` with ``min(k, n_groups)``
+          folds, i.e. leave one speaker out when there are at most ``k``
+          speakers; with a single group (one speaker) or without ``groups``,
+          a ``k``-fold :class:`~sklearn.model_selection.StratifiedKFold`
+          (with a warning in the single-group case);
+        - None: as ``k = 5``;
         - a splitter or an iterable of ``(train, test)`` index arrays into
           the training data, used as given (a splitter gets ``groups``); its
           test sets must cover every training utterance exactly once.
@@ -413,8 +412,8 @@ class ScoreFusionClassifier(ClassifierMixin, MetaEstimatorMixin, _BaseCompositio
         if groups is None:
             return StratifiedKFold(n_splits), None
         n_groups = len(np.unique(groups))
-        if self.cv is not None or n_groups >= 2:
-            return GroupKFold(min(n_splits, n_groups) if self.cv is None else n_splits), groups
+        if n_groups >= 2:
+            return GroupKFold(min(n_splits, n_groups)), groups
         warnings.warn(
             "The training data holds a single group (speaker): the fusion weights are chosen on stratified "
             "folds of its utterances, not on held-out speakers.",
