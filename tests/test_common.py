@@ -8,7 +8,10 @@ column-vector targets reach the estimator's own code; their sequence output
 is turned back into rows.
 """
 
+import atexit
 import importlib.util
+import shutil
+import tempfile
 
 import numpy as np
 from scipy import sparse
@@ -33,6 +36,7 @@ from sklearn_ser.features import (
     SequencePooling,
     SequenceScaler,
     SpeakerNormalizer,
+    SpeechEmbedder,
     VectorAsSequence,
 )
 from sklearn_ser.model_selection import OptunaSearch
@@ -161,6 +165,34 @@ class LogisticSpace:
         return "LogisticSpace()"
 
 
+def tiny_speech_model():
+    """A folder (removed at exit) holding a tiny random wav2vec 2.0 model and its feature extractor.
+
+    A frame per 2 samples, so that the checks' short rows are waveforms of a few frames.
+    """
+    import torch
+    import transformers
+
+    folder = tempfile.mkdtemp(prefix="sklearn_ser_speech_")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    config = transformers.Wav2Vec2Config(
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        conv_dim=(8,),
+        conv_kernel=(4,),
+        conv_stride=(2,),
+        num_conv_pos_embeddings=4,
+        num_conv_pos_embedding_groups=2,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        transformers.Wav2Vec2Model(config).save_pretrained(folder)
+    transformers.Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=False).save_pretrained(folder)
+    return folder
+
+
 SMALL = dict(n_fft=64, hop_length=16, n_mels=8)
 TINY_LSTM = dict(hidden_size=4, lr=0.05, max_epochs=5, batch_size=64, device="cpu", random_state=0)
 
@@ -235,6 +267,13 @@ ESTIMATORS = [
 if importlib.util.find_spec("opensmile"):
     ESTIMATORS.append((EGeMAPS(sr=8000), TABULAR_AUDIO_INPUT))
     ESTIMATORS.append((EGeMAPSFrames(sr=8000), AUDIO_INPUT))
+if importlib.util.find_spec("transformers"):
+    # It loads its model in fit, so the checks expect it to refuse rows of another length afterwards.
+    SPEECH_INPUT = {
+        **TABULAR_AUDIO_INPUT,
+        "check_transformer_general": "waveforms of any length are valid input, also after fit",
+    }
+    ESTIMATORS.append((SpeechEmbedder(model=tiny_speech_model(), device="cpu"), SPEECH_INPUT))
 _EXPECTED = {id(estimator): failures for estimator, failures in ESTIMATORS}
 
 
@@ -256,5 +295,7 @@ def test_every_public_estimator_is_checked():
     estimators = {cls for cls in public if isinstance(cls, type) and issubclass(cls, BaseEstimator)}
     if not importlib.util.find_spec("opensmile"):
         estimators -= {EGeMAPS, EGeMAPSFrames}
+    if not importlib.util.find_spec("transformers"):
+        estimators.discard(SpeechEmbedder)
     checked = {cls for estimator, _ in ESTIMATORS for cls in type(estimator).__mro__}
     assert estimators <= checked, sorted(cls.__name__ for cls in estimators - checked)

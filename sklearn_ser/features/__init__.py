@@ -9,6 +9,7 @@ from ._pooling import SequencePooling
 from ._scaling import SequenceScaler, VectorAsSequence
 from ._speaker import SpeakerNormalizer
 from ._spectral import MFCC, MelSpectrogram
+from ._speech import SpeechEmbedder
 
 __all__ = [
     "MelSpectrogram",
@@ -20,6 +21,7 @@ __all__ = [
     "VectorAsSequence",
     "DenseNetEmbedder",
     "EGeMAPS",
+    "SpeechEmbedder",
     "EGeMAPSFrames",
     "FeatureSequences",
     "check_sequences",

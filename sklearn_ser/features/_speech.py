@@ -1,0 +1,622 @@
+"""Embeddings of speech by pretrained self-supervised encoders (wav2vec 2.0, HuBERT, WavLM, Whisper)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .._audio import check_audio_input, is_path
+from .._device import parse_device, resolve_device
+from ._audio_transformer import AudioFeatureTransformer
+from ._pooling import STATISTICS
+from ._speech_model import (
+    encoder_from_state,
+    fingerprint,
+    import_transformers,
+    load_encoder,
+    min_samples,
+    portable_state,
+)
+from ._table_output import TableOutputMixin
+
+POOLED_STATISTICS = {"mean": ("mean",), "mean+std": ("mean", "std")}
+
+
+class _TooLongError(ValueError):
+    """An utterance is longer than ``max_duration``; :meth:`SpeechEmbedder.transform` names it."""
+
+
+@dataclass(frozen=True, eq=False)
+class _Embedding:
+    """Waveforms at the model's rate -> float32 hidden states, per frame or pooled.
+
+    Each utterance gives an ``(n_frames, n_features)`` array (``pooling``
+    None) or a ``(1, n_features)`` one. Utterances run in batches of up to
+    ``batch_size``, sorted by length. Zero padding changes the outputs of
+    a model that takes no attention mask, or normalises its convolutional
+    features over time (a GroupNorm): with those, only utterances of equal
+    length share a batch. Whisper pads every input to 30 s anyway.
+    """
+
+    encoder: object
+    feature_extractor: object
+    layers: object  # a tuple of hidden-state indices, or "mean"
+    pooling: str | None
+    batch_size: int
+    max_samples: int
+    device: str  # the embedder's parameter, resolved where an unpickled copy runs
+
+    def __call__(self, y):
+        return self.batch([y])[0]
+
+    def batch(self, waveforms):
+        """Features of each waveform, in order."""
+        longest = max(len(y) for y in waveforms)
+        if longest > self.max_samples:
+            raise _TooLongError(f"An utterance of {longest} samples is longer than max_samples={self.max_samples}.")
+        shortest = min_samples(self.encoder.config)
+        waveforms = [y if len(y) >= shortest else np.pad(y, (0, shortest - len(y))) for y in waveforms]
+        outputs = [None] * len(waveforms)
+        for group in self._groups([len(y) for y in waveforms]):
+            for i, features in zip(group, self._embed([waveforms[i] for i in group])):
+                outputs[i] = features
+        return outputs
+
+    @property
+    def _is_whisper(self):
+        return self.encoder.config.model_type == "whisper"
+
+    @property
+    def _takes_attention_mask(self):
+        return not self._is_whisper and bool(self.feature_extractor.return_attention_mask)
+
+    @property
+    def _pads_safely(self):
+        if self._is_whisper:
+            return True
+        return self._takes_attention_mask and self.encoder.config.feat_extract_norm == "layer"
+
+    def _groups(self, lengths):
+        """Indices of the utterances run together: sorted by length; of equal length if padding changes outputs."""
+        order = sorted(range(len(lengths)), key=lengths.__getitem__)
+        pads_safely = self._pads_safely
+        for _, same in itertools.groupby(order, key=lambda i: 0 if pads_safely else lengths[i]):
+            same = list(same)
+            for start in range(0, len(same), self.batch_size):
+                yield same[start : start + self.batch_size]
+
+    def _embed(self, waveforms):
+        import torch
+
+        extractor = self.feature_extractor
+        # Whisper's extractor pads to its 30 s window by default; the others pad to the longest.
+        padding = {} if self._is_whisper else {"padding": True}
+        inputs = extractor(
+            waveforms, sampling_rate=extractor.sampling_rate, return_attention_mask=True, return_tensors="pt", **padding
+        )
+        # Samples (wav2vec 2.0 family) or log-Mel frames (Whisper) of each utterance.
+        valid_inputs = inputs.pop("attention_mask")
+        if self._takes_attention_mask:
+            inputs["attention_mask"] = valid_inputs
+        with torch.inference_mode():
+            hidden_states = self.encoder(
+                **{name: value.to(self.encoder.device) for name, value in inputs.items()}, output_hidden_states=True
+            ).hidden_states
+            if self.layers == "mean":
+                selected = torch.stack(hidden_states).mean(dim=0)
+            else:
+                selected = torch.cat([hidden_states[k] for k in self.layers], dim=-1)
+            n_frames = self.encoder._get_feat_extract_output_lengths(valid_inputs.sum(dim=-1)).tolist()
+            frames = selected.float().cpu().numpy()
+        return [self._pool(x[:n]) for x, n in zip(frames, n_frames)]
+
+    def _pool(self, frames):
+        if self.pooling is None:
+            return frames.copy()
+        frames = frames.astype(np.float64)
+        row = np.concatenate([STATISTICS[name](frames) for name in POOLED_STATISTICS[self.pooling]])
+        return row[None, :].astype(np.float32)
+
+    def __reduce__(self):
+        # For worker processes and Dask: the weights travel as NumPy arrays and
+        # the encoder is rebuilt on the device that ``device`` means there.
+        fields = (self.feature_extractor, self.layers, self.pooling, self.batch_size, self.max_samples, self.device)
+        return _unpickle_embedding, (portable_state(self.encoder), *fields)
+
+
+def _unpickle_embedding(encoder_state, *fields):
+    encoder = encoder_from_state(encoder_state)
+    device = fields[-1]
+    return _Embedding(encoder.to(resolve_device(device, fallback=True)), *fields)
+
+
+class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
+    """Embed speech with a pretrained encoder: wav2vec 2.0, HuBERT, WavLM or Whisper.
+
+    Each utterance is decoded (mono, resampled with soxr to the model's
+    sampling rate, as for :class:`MelSpectrogram`), prepared by the model's
+    own Hugging Face feature extractor (``AutoFeatureExtractor``) and run
+    through the model's encoder (``AutoModel``: ``Wav2Vec2Model``,
+    ``HubertModel``, ``WavLMModel``, or the encoder of ``WhisperModel``)
+    with ``output_hidden_states=True``. The hidden states ``layer`` selects
+    are returned per frame, or pooled over the utterance's frames.
+
+    Parameters
+    ----------
+    model : str or path-like, default="microsoft/wavlm-base-plus"
+        A Hugging Face Hub model id, or a local folder where the model and
+        its feature extractor were written by ``save_pretrained``. The
+        default is WavLM Base+ (12 layers, 768 dimensions, 16 kHz),
+        pretrained on 94,000 hours of English speech. Other ids: e.g.
+        ``"facebook/wav2vec2-base"``, ``"facebook/hubert-base-ls960"``,
+        ``"openai/whisper-base"``.
+    layer : int, list of int or "mean", default="mean"
+        Which of the encoder's hidden states (``hidden_states`` of its
+        output, ``n_layers_ + 1`` of them) make the features. An int ``k``:
+        ``hidden_states[k]``, where 0 is the input to the first transformer
+        layer and ``n_layers_`` the output of the last; negative values
+        count from the end, as in Python. A list of ints: those hidden
+        states concatenated along the features, in the order given.
+        ``"mean"``: the mean of all the hidden states, the usual practice
+        with a frozen encoder.
+    pooling : {"mean", "mean+std"} or None, default="mean"
+        ``"mean"``: one row per utterance, the mean over its frames.
+        ``"mean+std"``: the mean, then the (population) standard deviation
+        over its frames, as :class:`SequencePooling` computes them. None:
+        the hidden states of every frame, as a sequence per utterance (for
+        :class:`~sklearn_ser.models.LSTMClassifier`, or
+        :class:`SequencePooling`).
+    max_duration : float, default=30.0
+        Longest utterance, in seconds, that is embedded; a longer one raises
+        a ValueError naming it (see Notes). Its self-attention takes memory
+        quadratic in the duration. At most 30 s for Whisper, whose encoder
+        takes 30 s windows.
+    batch_size : int, default=8
+        Utterances per forward pass (see Notes).
+    device : str, default="auto"
+        Torch device of the encoder: ``"auto"`` picks ``"cuda"`` when
+        :func:`torch.cuda.is_available` and ``"cpu"`` otherwise, or any
+        device string such as ``"cpu"``, ``"cuda"`` or ``"cuda:1"``.
+        Resolved in :meth:`fit`, and again when a pickled embedder is
+        loaded.
+    local_files_only : bool, default=True
+        Load ``model`` from a local folder or the Hugging Face cache only,
+        never from the network. False lets ``transformers`` download it
+        into its cache.
+    pickle_weights : bool, default=True
+        Whether a pickled fitted embedder holds the encoder's weights (see
+        Notes). False pickles only the parameters and fitted attributes; the
+        encoder is loaded from ``model`` again on first use.
+    n_jobs : int or None, default=None
+        Workers computing chunks of 16 utterances in parallel; ``-1`` uses
+        all cores. Each worker runs the encoder on one CPU thread: on the
+        CPU, set it to use more cores.
+    backend : {"threads", "processes", "dask"} or None, default=None
+        Where the workers run (see :class:`MelSpectrogram`). Threads share
+        the loaded encoder; processes and Dask workers receive a copy of its
+        weights with every chunk, so threads are the backend of choice.
+    memory : None, str, os.PathLike or joblib.Memory, default=None
+        Feature cache location (see :class:`MelSpectrogram`). The cache is
+        separate for every model (by content, see Notes), ``layer`` and
+        ``pooling``.
+    verbose : int, default=0
+        Show a progress bar when positive.
+
+    Attributes
+    ----------
+    model_ : torch.nn.Module
+        The encoder, in evaluation mode on ``device_``. After loading a
+        pickle made with ``pickle_weights=False``, defined from the first
+        :meth:`transform` on.
+    feature_extractor_ : transformers.FeatureExtractionMixin
+        The model's feature extractor.
+    device_ : torch.device
+        Device of ``model_``.
+    sampling_rate_ : int
+        Sampling rate in Hz of the model, that files are resampled to and
+        that waveform input is taken to be sampled at.
+    n_layers_ : int
+        Transformer layers of the encoder; there are ``n_layers_ + 1``
+        hidden states.
+    hidden_size_ : int
+        Dimensions of a hidden state.
+    model_type_ : str
+        ``"wav2vec2"``, ``"hubert"``, ``"wavlm"`` or ``"whisper"``; it
+        prefixes the feature names.
+    model_fingerprint_ : str
+        SHA-256 digest of the model's config, its feature extractor's
+        settings and its weights: the model's identity in the feature cache.
+    n_features_out_ : int
+        Features per row (pooled) or frame (``pooling=None``) for the
+        current ``layer`` and ``pooling``.
+
+    See Also
+    --------
+    MelSpectrogram : Spectral features from the same inputs.
+    SequencePooling : Other statistics of the per-frame embeddings.
+    DenseNetEmbedder : Embeddings of Mel spectrogram images by an ImageNet CNN.
+
+    Notes
+    -----
+    *Input normalisation.* The feature extractor prepares the waveform as
+    the model was trained to see it: the wav2vec 2.0 family's
+    zero-mean, unit-variance normalisation of each utterance when its
+    ``do_normalize`` is set, Whisper's 80 (or 128) log-Mel bands of the
+    input padded to 30 s.
+
+    *Frames.* The wav2vec 2.0 family gives a frame every 20 ms (320 samples
+    at 16 kHz), from a convolutional encoder with a receptive field of
+    25 ms: an utterance shorter than the receptive field is zero-padded at
+    its end to it and gives one frame. Whisper's encoder always sees 30 s
+    and gives 1500 frames of 20 ms; only those that cover the utterance are
+    kept, in the per-frame output and in pooling alike (as many as the
+    model's ``_get_feat_extract_output_lengths`` gives for the log-Mel
+    frames of the utterance's samples, ``ceil(n_samples / 320)`` at
+    16 kHz).
+
+    *Batches.* The utterances of a chunk of 16 run through the encoder in
+    batches of up to ``batch_size``, sorted by length. A model whose
+    feature extractor returns an attention mask (``return_attention_mask``)
+    gets one, and the frames of each utterance are cut to its own length
+    before pooling. Zero padding still changes the outputs of a model that
+    takes no attention mask (such as wav2vec 2.0 Base and HuBERT Base) or
+    whose convolutional encoder normalises over time
+    (``feat_extract_norm="group"``): such a model runs only utterances of
+    exactly equal length together. Either way, an utterance's embedding is
+    the same (to float rounding) alone or beside others.
+
+    *Long recordings.* Utterances longer than ``max_duration`` are not
+    embedded: :meth:`transform` raises a ValueError naming the first such
+    file (or waveform) and its duration. Cut long recordings into
+    utterances first. Emotion corpora hold utterances of a few seconds.
+
+    *Pickling.* With ``pickle_weights=True`` a pickled fitted embedder
+    holds the encoder's weights as NumPy arrays with its config and feature
+    extractor, and loads on any machine with ``transformers`` installed,
+    without the model folder or network access; the encoder is rebuilt on
+    the device that ``device`` means there (a CPU-only machine with
+    ``device="auto"``; an explicit CUDA device falls back to the CPU with a
+    warning). With ``pickle_weights=False`` the pickle is small, and the
+    loading machine needs ``model``: the encoder is loaded from it on first
+    use, and must have the fitted ``model_fingerprint_`` (a ValueError says
+    so otherwise).
+
+    *Cache.* The feature cache (``memory``) is keyed by the model's
+    fingerprint, not its name: the same model in two folders shares
+    entries, two models with the same config and different weights never
+    do. ``device``, ``batch_size``, ``max_duration`` and the loading and
+    execution parameters change no feature beyond float rounding and are
+    not part of the key.
+
+    The default ``n_jobs=None`` runs the encoder on one CPU thread, as
+    every extraction in this package; on a GPU, a worker or two suffice.
+    ``layer`` and ``pooling`` are read when transforming; the model is
+    loaded by :meth:`fit`. ``transformers`` is an optional dependency
+    (``pip install sklearn-ser[speech]``), imported by :meth:`fit`, not when
+    :mod:`sklearn_ser.features` is imported.
+
+    References
+    ----------
+    .. [1] A. Baevski, H. Zhou, A. Mohamed and M. Auli, "wav2vec 2.0: A
+       Framework for Self-Supervised Learning of Speech Representations",
+       NeurIPS, 2020.
+    .. [2] W.-N. Hsu, B. Bolte, Y.-H. H. Tsai, K. Lakhotia, R. Salakhutdinov
+       and A. Mohamed, "HuBERT: Self-Supervised Speech Representation
+       Learning by Masked Prediction of Hidden Units", IEEE/ACM TASLP, 29,
+       3451-3460, 2021.
+    .. [3] S. Chen, C. Wang, Z. Chen et al., "WavLM: Large-Scale
+       Self-Supervised Pre-Training for Full Stack Speech Processing", IEEE
+       JSTSP, 16(6), 1505-1518, 2022.
+    .. [4] A. Radford, J. W. Kim, T. Xu, G. Brockman, C. McLeavey and
+       I. Sutskever, "Robust Speech Recognition via Large-Scale Weak
+       Supervision", ICML, 2023.
+
+    Examples
+    --------
+    A tiny, randomly initialised model keeps the example offline; a
+    pretrained one is used the same way.
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+    >>> from sklearn_ser.features import SpeechEmbedder
+    >>> folder = tempfile.mkdtemp()
+    >>> config = Wav2Vec2Config(hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+    ...                         intermediate_size=32, conv_dim=(16, 16), conv_kernel=(10, 3),
+    ...                         conv_stride=(5, 2), num_conv_pos_embeddings=16,
+    ...                         num_conv_pos_embedding_groups=2)
+    >>> Wav2Vec2Model(config).save_pretrained(folder)
+    >>> _ = Wav2Vec2FeatureExtractor(do_normalize=True).save_pretrained(folder)
+    >>> rng = np.random.default_rng(0)
+    >>> waveforms = [rng.standard_normal(n).astype("float32") * 0.1 for n in (16000, 8000)]
+    >>> embedder = SpeechEmbedder(model=folder, pooling="mean+std", device="cpu").fit(waveforms)
+    >>> embedder.transform(waveforms).shape
+    (2, 32)
+    >>> embedder.get_feature_names_out()[[0, -1]]
+    array(['wav2vec2_layermean_0_mean', 'wav2vec2_layermean_15_std'], dtype=object)
+    >>> frames = embedder.set_params(layer=[1, 2], pooling=None).transform(waveforms)
+    >>> [f.shape for f in frames]  # a frame per 10 samples here; per 320 (20 ms) in pretrained models
+    [(1599, 32), (799, 32)]
+    >>> pretrained = SpeechEmbedder(model="microsoft/wavlm-base-plus").fit(waveforms)  # doctest: +SKIP
+    """
+
+    _parameter_constraints = {
+        **AudioFeatureTransformer._parameter_constraints,
+        "model": [str, os.PathLike],
+        "layer": [Integral, list, tuple, StrOptions({"mean"})],
+        "pooling": [StrOptions(set(POOLED_STATISTICS)), None],
+        "max_duration": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+        "local_files_only": ["boolean"],
+        "pickle_weights": ["boolean"],
+    }
+    # The model enters the cache key through its fingerprint, the other parameters not at all.
+    _extraction_params = AudioFeatureTransformer._extraction_params | {
+        "model",
+        "max_duration",
+        "batch_size",
+        "device",
+        "local_files_only",
+        "pickle_weights",
+    }
+
+    def __init__(
+        self,
+        *,
+        model="microsoft/wavlm-base-plus",
+        layer="mean",
+        pooling="mean",
+        max_duration=30.0,
+        batch_size=8,
+        device="auto",
+        local_files_only=True,
+        pickle_weights=True,
+        n_jobs=None,
+        backend=None,
+        memory=None,
+        verbose=0,
+    ):
+        self.model = model
+        self.layer = layer
+        self.pooling = pooling
+        self.max_duration = max_duration
+        self.batch_size = batch_size
+        self.device = device
+        self.local_files_only = local_files_only
+        self.pickle_weights = pickle_weights
+        self.n_jobs = n_jobs
+        self.backend = backend
+        self.memory = memory
+        self.verbose = verbose
+
+    @property
+    def sr(self):
+        """Sampling rate in Hz that files are resampled to: the model's, ``sampling_rate_``."""
+        check_is_fitted(self)
+        return self.sampling_rate_
+
+    @property
+    def n_features_out_(self):
+        """Features per row (pooled) or frame (``pooling=None``) for the current ``layer`` and ``pooling``."""
+        check_is_fitted(self)
+        return self._n_features_out()
+
+    def fit(self, X, y=None):
+        """Load the model and check the parameters against it.
+
+        Parameters
+        ----------
+        X : sequence of paths, sequence of 1-D float arrays, or 2-D float array
+            Audio input; files are not read.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+
+        Raises
+        ------
+        OSError
+            If ``model`` cannot be found (offline: neither a folder nor in
+            the Hugging Face cache), naming it and how to get it.
+        ValueError
+            If ``layer`` is out of the model's range, ``max_duration``
+            exceeds Whisper's 30 s, or the model is not a supported encoder.
+        """
+        super().fit(X, y)
+        device = resolve_device(self.device)
+        encoder, feature_extractor = load_encoder(self.model, local_files_only=self.local_files_only)
+        config = encoder.config
+        _resolve_layers(self.layer, config.num_hidden_layers, self.model)
+        _max_samples(self.max_duration, feature_extractor, config.model_type, self.model)
+        self.device_ = device
+        self.model_fingerprint_ = fingerprint(encoder, feature_extractor)
+        self.model_ = encoder.to(self.device_)
+        self.feature_extractor_ = feature_extractor
+        self.sampling_rate_ = int(feature_extractor.sampling_rate)
+        self.n_layers_ = int(config.num_hidden_layers)
+        self.hidden_size_ = int(config.hidden_size)
+        self.model_type_ = config.model_type
+        return self
+
+    def transform(self, X):
+        """Embed every utterance in ``X``.
+
+        Parameters
+        ----------
+        X : sequence of paths, sequence of 1-D float arrays, or 2-D float array
+            Audio files, or waveforms sampled at ``sampling_rate_``.
+
+        Returns
+        -------
+        X_embedded : ndarray or FeatureSequences
+            With ``pooling`` set, a float32 array of shape
+            ``(n_samples, n_features_out_)`` (a DataFrame under
+            ``set_output(transform="pandas")``). With ``pooling=None``, a
+            list with one float32 array of shape
+            ``(n_frames, n_features_out_)`` per utterance.
+
+        Raises
+        ------
+        ValueError
+            If an utterance is longer than ``max_duration``, naming it.
+        """
+        check_is_fitted(self)
+        try:
+            features = super().transform(X)
+        except _TooLongError:
+            raise ValueError(self._too_long(check_audio_input(X))) from None
+        if self.pooling is None:
+            return features
+        return self._as_table(np.concatenate(features), X)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the features, e.g. ``wavlm_layer6_0`` or ``wavlm_layermean_0_mean``.
+
+        ``<model_type_>_layer<k>_<i>`` for dimension ``i`` of hidden state
+        ``k`` (``layermean`` for ``layer="mean"``), in the order of ``layer``;
+        pooled, each with ``_mean``, then each with ``_std``.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored: the features do not depend on the input's columns.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        layers = self._layers()
+        blocks = ["mean"] if layers == "mean" else layers
+        names = [f"{self.model_type_}_layer{k}_{i}" for k in blocks for i in range(self.hidden_size_)]
+        if self.pooling is not None:
+            names = [f"{name}_{stat}" for stat in POOLED_STATISTICS[self.pooling] for name in names]
+        return np.asarray(names, dtype=object)
+
+    def _check_params(self):
+        if self.device != "auto":
+            parse_device(self.device)
+        if isinstance(self.layer, bool) or not isinstance(self.layer, (Integral, str)):
+            if (
+                isinstance(self.layer, bool)
+                or not self.layer
+                or not all(isinstance(k, Integral) and not isinstance(k, bool) for k in self.layer)
+            ):
+                raise ValueError(f"layer={self.layer!r} must be an int, a non-empty list of ints or 'mean'.")
+
+    def _layers(self):
+        return _resolve_layers(self.layer, self.n_layers_, self.model)
+
+    def _make_computer(self):
+        check_is_fitted(self)
+        return _Embedding(
+            encoder=self._encoder(),
+            feature_extractor=self.feature_extractor_,
+            layers=self._layers(),
+            pooling=self.pooling,
+            batch_size=self.batch_size,
+            max_samples=_max_samples(self.max_duration, self.feature_extractor_, self.model_type_, self.model),
+            device=self.device,
+        )
+
+    def _n_features_out(self):
+        layers = self._layers()
+        n_blocks = 1 if layers == "mean" else len(layers)
+        n_stats = 1 if self.pooling is None else len(POOLED_STATISTICS[self.pooling])
+        return self.hidden_size_ * n_blocks * n_stats
+
+    def _encoder(self):
+        """``model_``, loaded again from ``model`` if the pickle left it out."""
+        if "model_" not in vars(self):
+            encoder, feature_extractor = load_encoder(self.model, local_files_only=self.local_files_only)
+            if fingerprint(encoder, feature_extractor) != self.model_fingerprint_:
+                raise ValueError(
+                    f"model={os.fspath(self.model)!r} is not the model this embedder was fitted with (its "
+                    "config or weights differ): fit the embedder again, or pickle it with pickle_weights=True."
+                )
+            self.model_ = encoder.to(self.device_)
+        return self.model_
+
+    def _too_long(self, sources):
+        """The message naming the first source longer than ``max_duration``."""
+        import soundfile
+
+        for index, source in enumerate(sources):
+            if is_path(source):
+                duration, name = soundfile.info(source).duration, f"X[{index}] ('{source}')"
+            else:
+                duration, name = len(source) / self.sampling_rate_, f"X[{index}]"
+            if duration > self.max_duration:
+                return (
+                    f"{name} lasts {duration:.1f} s, longer than max_duration={self.max_duration} s; cut it into "
+                    "shorter utterances, or raise max_duration (the encoder's memory grows with its square)."
+                )
+        return f"An utterance is longer than max_duration={self.max_duration} s."
+
+    def _cache_params(self):
+        return {**super()._cache_params(), "layer": self._layers(), "model": self.model_fingerprint_}
+
+    def _versions(self):
+        import torch
+
+        return (*super()._versions(), f"torch {torch.__version__}", f"transformers {import_transformers().__version__}")
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "model_fingerprint_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
+        return tags
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        model = state.pop("model_", None)
+        if model is not None and self.pickle_weights:
+            state["_model_state"] = portable_state(model)
+        if "device_" in state:
+            state["device_"] = str(state["device_"])
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        model_state = state.pop("_model_state", None)
+        super().__setstate__(state)
+        if "device_" in state:
+            self.device_ = resolve_device(self.device, fallback=True)
+        if model_state is not None:
+            self.model_ = encoder_from_state(model_state).to(self.device_)
+
+
+def _max_samples(max_duration, feature_extractor, model_type, model):
+    """The samples of ``max_duration`` seconds; at most Whisper's 30 s window."""
+    if model_type == "whisper" and max_duration > feature_extractor.chunk_length:
+        raise ValueError(
+            f"max_duration={max_duration} exceeds the {feature_extractor.chunk_length} s windows of "
+            f"Whisper's encoder (model={os.fspath(model)!r}); cut longer recordings first."
+        )
+    return int(max_duration * feature_extractor.sampling_rate)
+
+
+def _resolve_layers(layer, n_layers, model):
+    """``layer`` as ``"mean"`` or a tuple of hidden-state indices in ``[0, n_layers]``."""
+    if isinstance(layer, str):
+        return layer
+    requested = [layer] if isinstance(layer, Integral) else list(layer)
+    out_of_range = [k for k in requested if not -(n_layers + 1) <= k <= n_layers]
+    if out_of_range:
+        raise ValueError(
+            f"layer={layer!r} is out of range: model={os.fspath(model)!r} has {n_layers} layers, so layer takes "
+            f"hidden states 0 (the input to the first layer) to {n_layers} (the output of the last), or "
+            f"-{n_layers + 1} to -1 from the end."
+        )
+    return tuple(int(k) % (n_layers + 1) for k in requested)

@@ -1,0 +1,143 @@
+"""The speech encoders of :class:`SpeechEmbedder`: loading, identity and portable weights.
+
+A model is a Hugging Face ``transformers`` checkpoint, a Hub id or a folder
+written by ``save_pretrained``, holding one of the encoders in
+:data:`SUPPORTED_MODEL_TYPES` and its feature extractor. ``transformers``
+and ``torch`` are imported by these functions only, so that importing
+:mod:`sklearn_ser.features` imports neither.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import numpy as np
+
+SUPPORTED_MODEL_TYPES = ("wav2vec2", "hubert", "wavlm", "whisper")
+# Config entries that say where a model came from, not what it computes.
+_PROVENANCE_KEYS = frozenset({"_name_or_path", "_commit_hash", "transformers_version"})
+
+
+def import_transformers():
+    try:
+        import transformers
+    except ImportError as exc:
+        raise ImportError(
+            "SpeechEmbedder needs the transformers package, an optional dependency: pip install sklearn-ser[speech]"
+        ) from exc
+    return transformers
+
+
+def load_encoder(model, *, local_files_only):
+    """The encoder of ``model`` and its feature extractor.
+
+    The encoder is what ``AutoModel`` loads (of a Whisper model, its
+    encoder only), on the CPU, in float32 and in evaluation mode.
+
+    Raises
+    ------
+    OSError
+        If the model or its feature extractor cannot be found, naming the
+        model and how to get it.
+    ValueError
+        If the model is not one of :data:`SUPPORTED_MODEL_TYPES`.
+    """
+    transformers = import_transformers()
+    name = os.fspath(model)
+    options = {"local_files_only": local_files_only}
+    try:
+        config = transformers.AutoConfig.from_pretrained(name, **options)
+    except (OSError, ValueError) as exc:  # ValueError: a folder without a config.json
+        raise OSError(_unavailable(name, local_files_only, "no model", exc)) from exc
+    if config.model_type not in SUPPORTED_MODEL_TYPES:
+        raise ValueError(
+            f"model={name!r} is a {config.model_type!r} model; SpeechEmbedder runs the encoders of "
+            f"{', '.join(SUPPORTED_MODEL_TYPES)} models."
+        )
+    try:
+        network = transformers.AutoModel.from_pretrained(name, config=config, **options)
+    except OSError as exc:
+        raise OSError(_unavailable(name, local_files_only, "no weights", exc)) from exc
+    try:
+        feature_extractor = transformers.AutoFeatureExtractor.from_pretrained(name, **options)
+    except OSError as exc:
+        raise OSError(_unavailable(name, local_files_only, "no feature extractor", exc)) from exc
+    encoder = network.get_encoder() if config.model_type == "whisper" else network
+    return encoder.float().eval(), feature_extractor
+
+
+def _unavailable(name, local_files_only, missing, exc):
+    """Why ``name`` could not be loaded, and how to get it."""
+    if os.path.isdir(name):
+        return (
+            f"model={name!r} is a folder with {missing} saved by save_pretrained: it needs the model "
+            "(config.json and its weights) and the feature extractor (preprocessor_config.json), e.g. "
+            "AutoModel.from_pretrained(ID).save_pretrained(FOLDER) and "
+            f"AutoFeatureExtractor.from_pretrained(ID).save_pretrained(FOLDER). ({exc})"
+        )
+    download = (
+        f"On a machine with network access, run `hf download {name} --local-dir FOLDER` "
+        "(`huggingface-cli download` with huggingface_hub < 0.34), or "
+        f"AutoModel.from_pretrained({name!r}).save_pretrained(FOLDER) and the same with "
+        "AutoFeatureExtractor, then set model=FOLDER"
+    )
+    if local_files_only:
+        return (
+            f"model={name!r} is neither a local folder nor a model in the Hugging Face cache, and "
+            f"local_files_only=True does not download it. {download}; or set local_files_only=False "
+            "to download it into the Hugging Face cache."
+        )
+    return f"model={name!r} could not be loaded from a local folder, the cache or the Hub. {download}. ({exc})"
+
+
+def min_samples(config):
+    """Fewest samples the encoder takes: the receptive field of its convolutional feature encoder.
+
+    That gives one frame, or (with a GroupNorm after the first convolution)
+    as many as the first convolution needs to give two. 1 for Whisper, whose
+    feature extractor pads every input to 30 s.
+    """
+    if config.model_type == "whisper":
+        return 1
+    n = 1
+    for kernel, stride in reversed(list(zip(config.conv_kernel, config.conv_stride))):
+        n = (n - 1) * stride + kernel
+    if config.feat_extract_norm == "group":  # a GroupNorm over the first layer's frames needs two of them
+        n = max(n, config.conv_kernel[0] + config.conv_stride[0])
+    return n
+
+
+def fingerprint(encoder, feature_extractor):
+    """Hex SHA-256 of what the embeddings depend on: the configs and every weight.
+
+    The model's config (without the entries naming where it was loaded
+    from), the feature extractor's settings, and the name, dtype, shape and
+    bytes of every tensor of the encoder's ``state_dict``. The same model
+    saved in two folders has one fingerprint; two models differing in one
+    weight have two.
+    """
+    config = {k: v for k, v in encoder.config.to_dict().items() if k not in _PROVENANCE_KEYS}
+    digest = hashlib.sha256()
+    digest.update(json.dumps(config, sort_keys=True, default=repr).encode())
+    digest.update(json.dumps(feature_extractor.to_dict(), sort_keys=True, default=repr).encode())
+    for name, tensor in encoder.state_dict().items():
+        array = np.ascontiguousarray(tensor.detach().cpu().numpy())
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.data)
+    return digest.hexdigest()
+
+
+def portable_state(encoder):
+    """The encoder as a picklable dict: its class, its config and its weights as NumPy arrays."""
+    weights = {name: tensor.detach().cpu().numpy() for name, tensor in encoder.state_dict().items()}
+    return {"class": type(encoder), "config": encoder.config, "weights": weights}
+
+
+def encoder_from_state(state):
+    """The encoder of :func:`portable_state`, on the CPU and in evaluation mode."""
+    import torch
+
+    weights = {name: torch.from_numpy(np.array(array)) for name, array in state["weights"].items()}
+    return state["class"].from_pretrained(None, config=state["config"], state_dict=weights).eval()

@@ -1,0 +1,412 @@
+"""SpeechEmbedder on tiny, randomly initialised models of every supported architecture; nothing is downloaded."""
+
+import math
+import pickle
+import shutil
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+import soundfile
+import torch
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sklearn_ser import load_audio
+from sklearn_ser.features import FeatureSequences, SequencePooling, SpeechEmbedder
+
+transformers = pytest.importorskip("transformers")
+
+SR = 16000
+ARCHS = ["wav2vec2", "hubert", "wavlm", "whisper"]
+LAYERS = [1, -1, [0, 2], "mean"]
+POOLINGS = ["mean", "mean+std", None]
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+ENCODER = dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32)
+CONVOLUTIONS = dict(
+    conv_dim=(16, 16),
+    conv_kernel=(10, 3),
+    conv_stride=(5, 2),
+    num_conv_pos_embeddings=16,
+    num_conv_pos_embedding_groups=2,
+)
+RECEPTIVE_FIELD = 20  # samples of one frame of CONVOLUTIONS: (3 - 1) * 5 + 10
+
+
+def tiny_model(arch, seed=0):
+    """A randomly initialised model of ``arch`` (2 layers, 16 dimensions) and its feature extractor."""
+    t = transformers
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if arch == "wav2vec2":  # as wav2vec2-base: no attention mask, normalised input
+            model = t.Wav2Vec2Model(t.Wav2Vec2Config(**ENCODER, **CONVOLUTIONS))
+            return model, t.Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=False)
+        if arch == "hubert":  # as hubert-base: no attention mask, raw input
+            model = t.HubertModel(t.HubertConfig(**ENCODER, **CONVOLUTIONS))
+            return model, t.Wav2Vec2FeatureExtractor(do_normalize=False, return_attention_mask=False)
+        if arch == "wavlm":  # as wavlm-base-plus: layer-normalised convolutions, attention mask
+            model = t.WavLMModel(t.WavLMConfig(**ENCODER, **CONVOLUTIONS, feat_extract_norm="layer"))
+            return model, t.Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True)
+        config = t.WhisperConfig(
+            d_model=16,
+            encoder_layers=2,
+            encoder_attention_heads=2,
+            encoder_ffn_dim=32,
+            decoder_layers=1,
+            decoder_attention_heads=2,
+            decoder_ffn_dim=32,
+            num_mel_bins=80,
+            vocab_size=8,
+            max_target_positions=8,
+            pad_token_id=0,
+            bos_token_id=1,
+            eos_token_id=2,
+            decoder_start_token_id=1,
+        )
+        return t.WhisperModel(config), t.WhisperFeatureExtractor(feature_size=80)
+
+
+def save(folder, model, feature_extractor):
+    model.save_pretrained(folder)
+    feature_extractor.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("speech_models")
+    found = {arch: save(root / arch, *tiny_model(arch)) for arch in ARCHS}
+    found["wav2vec2-other-weights"] = save(root / "wav2vec2-other-weights", *tiny_model("wav2vec2", seed=1))
+    # An attention mask cannot help a GroupNorm over time (as in wavlm-base): padding changes it.
+    group_norm = transformers.WavLMModel(transformers.WavLMConfig(**ENCODER, **CONVOLUTIONS, feat_extract_norm="group"))
+    found["wavlm-group-norm"] = save(root / "wavlm-group-norm", group_norm, tiny_model("wavlm")[1])
+    return found
+
+
+@pytest.fixture(scope="module")
+def waveforms():
+    rng = np.random.default_rng(0)
+    t = np.arange(8000) / SR
+    voiced = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(8000)
+    return [voiced.astype(np.float32), (0.1 * rng.standard_normal(5000)).astype(np.float32)]
+
+
+def reference_hidden_states(folder, y):
+    """The model's own hidden states of ``y``, its feature extractor applied by hand; the frames of the audio only."""
+    model = transformers.AutoModel.from_pretrained(folder).eval()
+    extractor = transformers.AutoFeatureExtractor.from_pretrained(folder)
+    inputs = extractor(y, sampling_rate=SR, return_tensors="pt")
+    n_frames = None
+    if model.config.model_type == "whisper":  # 30 s of input; 20 ms frames, those of the audio kept
+        model, n_frames = model.encoder, math.ceil(len(y) / 320)
+    with torch.inference_mode():
+        hidden_states = model(**inputs, output_hidden_states=True).hidden_states
+    return [h[0, :n_frames].numpy() for h in hidden_states]
+
+
+def expected_features(hidden_states, layer, pooling):
+    if layer == "mean":
+        frames = np.mean(hidden_states, axis=0)
+    else:
+        frames = np.concatenate([hidden_states[k] for k in (layer if isinstance(layer, list) else [layer])], axis=1)
+    if pooling is None:
+        return frames
+    frames = frames.astype(np.float64)
+    return np.concatenate([frames.mean(axis=0), *([frames.std(axis=0)] if pooling == "mean+std" else [])])
+
+
+def forward_batch_sizes(embedder):
+    """The batch size of every forward pass of the fitted embedder's encoder, from now on."""
+    sizes = []
+    embedder.model_.register_forward_pre_hook(
+        lambda module, args, kwargs: sizes.append(len(next(iter(kwargs.values())))), with_kwargs=True
+    )
+    return sizes
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("arch", ARCHS)
+def test_features_are_the_models_own_hidden_states(folders, waveforms, arch, device):
+    embedder = SpeechEmbedder(model=folders[arch], device=device).fit(waveforms)
+    assert (embedder.n_layers_, embedder.hidden_size_, embedder.model_type_) == (2, 16, arch)
+    assert embedder.sampling_rate_ == SR and embedder.device_.type == device
+    references = [reference_hidden_states(folders[arch], y) for y in waveforms]
+    # CUDA convolutions use TF32 by default
+    tolerance = dict(rtol=1e-4, atol=1e-5) if device == "cpu" else dict(rtol=1e-2, atol=5e-3)
+    for layer in LAYERS:
+        for pooling in POOLINGS:
+            out = embedder.set_params(layer=layer, pooling=pooling).transform(waveforms)
+            assert len(out) == 2 and out[0].dtype == np.float32
+            for features, hidden_states in zip(out, references):
+                expected = expected_features(hidden_states, layer, pooling)
+                np.testing.assert_allclose(features, expected, **tolerance, err_msg=f"{layer=}, {pooling=}")
+                assert features.shape[-1] == embedder.n_features_out_
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("arch", [*ARCHS, "wavlm-group-norm"])
+def test_padding_never_changes_an_embedding(folders, arch, device):
+    rng = np.random.default_rng(1)
+    short, long, same_length = (0.1 * rng.standard_normal(n).astype(np.float32) for n in (3000, 9000, 3000))
+    embedder = SpeechEmbedder(model=folders[arch], device=device, pooling=None).fit([short])
+    sizes = forward_batch_sizes(embedder)
+    tolerance = dict(rtol=1e-5, atol=1e-5) if device == "cpu" else dict(rtol=1e-2, atol=5e-3)
+    for pooling in (None, "mean+std"):
+        embedder.set_params(pooling=pooling)
+        alone = embedder.transform([short])[0]
+        np.testing.assert_allclose(embedder.transform([long, short])[1], alone, **tolerance)
+        np.testing.assert_allclose(embedder.transform([short, same_length])[0], alone, **tolerance)
+    pads_safely = arch in ("wavlm", "whisper")  # an attention mask, or Whisper's fixed 30 s input
+    assert sizes == 2 * ([1] + ([2] if pads_safely else [1, 1]) + [2])
+
+
+def test_input_normalisation_follows_the_feature_extractor(folders, waveforms):
+    louder = [3 * y for y in waveforms]
+    normalised = SpeechEmbedder(model=folders["wav2vec2"], device="cpu").fit(waveforms)  # do_normalize=True
+    np.testing.assert_allclose(normalised.transform(louder), normalised.transform(waveforms), rtol=1e-4, atol=1e-5)
+    raw = SpeechEmbedder(model=folders["hubert"], device="cpu").fit(waveforms)  # do_normalize=False
+    assert not np.allclose(raw.transform(louder), raw.transform(waveforms), rtol=1e-3)
+
+
+def test_feature_names_and_pandas_output(folders, waveforms):
+    embedder = SpeechEmbedder(model=folders["wavlm"], layer=[0, 2], pooling="mean+std", device="cpu").fit(waveforms)
+    names = embedder.get_feature_names_out()
+    assert len(names) == embedder.n_features_out_ == 64
+    assert list(names[[0, 16, 32, 63]]) == [
+        "wavlm_layer0_0_mean",
+        "wavlm_layer2_0_mean",
+        "wavlm_layer0_0_std",
+        "wavlm_layer2_15_std",
+    ]
+    frame = clone(embedder).set_output(transform="pandas").fit_transform(waveforms)
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == list(names)
+    np.testing.assert_array_equal(frame.to_numpy(), embedder.transform(waveforms))
+    per_frame = clone(embedder).set_params(layer=-1, pooling=None)
+    with sklearn.config_context(transform_output="pandas"):
+        sequences = per_frame.fit_transform(waveforms)
+    assert isinstance(sequences, FeatureSequences)
+    assert list(sequences.feature_names[[0, -1]]) == ["wavlm_layer2_0", "wavlm_layer2_15"]
+    pooled = SequencePooling(stats=("mean", "std")).fit_transform(sequences)
+    np.testing.assert_allclose(pooled[:, 16:], embedder.transform(waveforms)[:, 48:], rtol=1e-5, atol=1e-6)
+
+
+def test_short_utterances_give_one_frame(folders):
+    embedder = SpeechEmbedder(model=folders["wav2vec2"], pooling=None, device="cpu").fit([np.zeros(5, np.float32)])
+    tiny = [np.full(n, 0.1, np.float32) for n in (1, RECEPTIVE_FIELD - 1, RECEPTIVE_FIELD)]
+    assert [s.shape for s in embedder.transform(tiny)] == [(1, 16)] * 3
+
+
+def test_a_group_norm_over_one_convolution_gets_two_frames(tmp_path):
+    model, feature_extractor = tiny_model("wav2vec2")
+    config = transformers.Wav2Vec2Config(
+        **{**ENCODER, **CONVOLUTIONS, "conv_dim": (16,), "conv_kernel": (4,), "conv_stride": (2,)}
+    )
+    save(tmp_path, transformers.Wav2Vec2Model(config), feature_extractor)
+    embedder = SpeechEmbedder(model=tmp_path, pooling=None, device="cpu").fit([np.zeros(1, np.float32)])
+    assert [s.shape for s in embedder.transform([np.full(n, 0.1, np.float32) for n in (1, 4, 6)])] == [(2, 16)] * 3
+
+
+def test_pipeline_from_paths_and_model_selection(folders, tmp_path):
+    paths, labels = [], []
+    for i, (freq, sr) in enumerate(
+        [(200, 8000), (220, 22050), (240, 16000), (2000, 8000), (2200, 22050), (2400, 16000)]
+    ):
+        t = np.arange(int(0.4 * sr)) / sr
+        paths.append(str(tmp_path / f"clip{i}.wav"))
+        soundfile.write(paths[-1], 0.5 * np.sin(2 * np.pi * freq * t), sr)
+        labels.append("low" if freq < 1000 else "high")
+    embedder = SpeechEmbedder(model=folders["wavlm"], device="cpu")
+    pipe = make_pipeline(embedder, LogisticRegression())
+    pipe.fit(paths, labels)
+    assert set(pipe.predict(paths)) <= {"low", "high"}
+    decoded = [load_audio(path, sr=SR) for path in paths]  # files are resampled to the model's rate
+    np.testing.assert_array_equal(pipe[0].transform(paths), pipe[0].transform(decoded))
+    threads = clone(embedder).set_params(n_jobs=2, backend="threads").fit(paths)
+    np.testing.assert_array_equal(threads.transform(paths), pipe[0].transform(paths))
+    assert clone(pipe).get_params()["speechembedder__model"] == folders["wavlm"]
+    assert len(cross_val_score(pipe, paths, labels, cv=3)) == 3
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_computer_pickles_for_worker_processes(folders, waveforms, arch):
+    embedder = SpeechEmbedder(model=folders[arch], pooling=None, device="cpu").fit(waveforms)
+    computer = embedder._make_computer()
+    copy = pickle.loads(pickle.dumps(computer))
+    assert copy.encoder is not computer.encoder
+    for ours, theirs in zip(copy.batch(waveforms), computer.batch(waveforms)):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_worker_processes_compute_the_same_features(folders):
+    rng = np.random.default_rng(2)
+    utterances = [0.1 * rng.standard_normal(2000 + 100 * i).astype(np.float32) for i in range(20)]  # two chunks
+    embedder = SpeechEmbedder(model=folders["wavlm"], device="cpu").fit(utterances)
+    in_processes = clone(embedder).set_params(n_jobs=2, backend="processes").fit(utterances)
+    np.testing.assert_array_equal(in_processes.transform(utterances), embedder.transform(utterances))
+
+
+def test_joblib_round_trip_in_a_fresh_process(folders, waveforms, tmp_path):
+    folder = shutil.copytree(folders["wav2vec2"], tmp_path / "model")
+    with_weights = SpeechEmbedder(model=folder, device="cpu").fit(waveforms)
+    without_weights = clone(with_weights).set_params(pickle_weights=False).fit(waveforms)
+    expected = with_weights.transform(waveforms)
+    joblib.dump(with_weights, tmp_path / "with.joblib")
+    joblib.dump(without_weights, tmp_path / "without.joblib")
+    n_weight_bytes = sum(t.numel() * t.element_size() for t in with_weights.model_.state_dict().values())
+    size_with, size_without = ((tmp_path / f"{kind}.joblib").stat().st_size for kind in ("with", "without"))
+    assert size_with > n_weight_bytes > size_without
+    np.save(tmp_path / "x.npy", np.stack([waveforms[0][:5000], waveforms[1]]))
+    script = textwrap.dedent(
+        f"""
+        import shutil, joblib, numpy as np, torch
+        torch.set_num_threads(1)
+        x = np.load({str(tmp_path / "x.npy")!r})
+        reloaded = joblib.load({str(tmp_path / "without.joblib")!r}).transform(x)  # loads the folder again
+        shutil.rmtree({str(folder)!r})
+        embedder = joblib.load({str(tmp_path / "with.joblib")!r})  # needs no folder
+        assert str(embedder.device_) == "cpu", embedder.device_
+        np.save({str(tmp_path / "out.npy")!r}, np.stack([reloaded, embedder.transform(x)]))
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    out = np.load(tmp_path / "out.npy")
+    reference = with_weights.transform([waveforms[0][:5000], waveforms[1]])
+    np.testing.assert_array_equal(out[0], reference)
+    np.testing.assert_array_equal(out[1], reference)
+    assert not folder.exists()
+    save(folder, *tiny_model("wav2vec2", seed=2))  # another model in the fitted one's place
+    with pytest.raises(ValueError, match="is not the model this embedder was fitted with"):
+        joblib.load(tmp_path / "without.joblib").transform(waveforms)
+    np.testing.assert_array_equal(joblib.load(tmp_path / "with.joblib").transform(waveforms), expected)
+
+
+def test_pickled_on_a_gpu_loads_on_the_cpu(folders, waveforms, monkeypatch):
+    fitted = SpeechEmbedder(model=folders["wavlm"], device="cpu").fit(waveforms)
+    expected = fitted.transform(waveforms)
+    state = fitted.__getstate__()
+    assert "model_" not in state and "model_" in vars(fitted)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for device, warns in (("auto", False), ("cuda", True)):
+        loaded = SpeechEmbedder.__new__(SpeechEmbedder)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loaded.__setstate__(dict(state, device=device, device_="cuda:0"))
+        assert [str(w.message) for w in caught if "CUDA" in str(w.message)] == (
+            [f"device={device!r} but CUDA is not available: loading on the CPU."] if warns else []
+        )
+        assert loaded.device_ == torch.device("cpu") and loaded.model_.device == torch.device("cpu")
+        np.testing.assert_array_equal(loaded.transform(waveforms), expected)
+
+
+def test_the_cache_knows_a_model_by_its_config_and_weights(folders, waveforms, tmp_path):
+    cache = tmp_path / "cache"
+
+    def embed(folder, **params):
+        embedder = SpeechEmbedder(model=folder, device="cpu", memory=cache, **params).fit(waveforms)
+        sizes = forward_batch_sizes(embedder)
+        return embedder.transform(waveforms), sum(sizes)
+
+    first, computed = embed(folders["wav2vec2"])
+    assert computed == 2
+    again, computed = embed(folders["wav2vec2"], batch_size=1, max_duration=10.0)
+    assert computed == 0
+    np.testing.assert_array_equal(again, first)
+    elsewhere = shutil.copytree(folders["wav2vec2"], tmp_path / "copy")
+    assert embed(elsewhere)[1] == 0  # the same model in another folder
+    other, computed = embed(folders["wav2vec2-other-weights"])  # the same config, other weights
+    assert computed == 2 and not np.allclose(other, first)
+    assert embed(folders["wav2vec2"], layer=2)[1] == 2
+    assert embed(folders["wav2vec2"], layer=-1)[1] == 0  # the same hidden state as layer=2
+    assert embed(folders["wav2vec2"], pooling="mean+std")[1] == 2
+    assert len(list((cache / "sklearn_ser_features").glob("SpeechEmbedder-*"))) == 4
+
+
+def test_a_missing_model_is_named_with_how_to_get_it(folders, waveforms, tmp_path):
+    with pytest.raises(OSError) as info:
+        SpeechEmbedder(model="nobody/no-such-model").fit(waveforms)
+    message = str(info.value)
+    assert "model='nobody/no-such-model' is neither a local folder nor a model in the Hugging Face cache" in message
+    assert "hf download nobody/no-such-model --local-dir FOLDER" in message and "local_files_only=False" in message
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(OSError, match=r"model='.*empty' is a folder with no model saved by save_pretrained"):
+        SpeechEmbedder(model=str(tmp_path / "empty")).fit(waveforms)
+    model_only = tmp_path / "model-only"
+    tiny_model("hubert")[0].save_pretrained(model_only)
+    with pytest.raises(OSError, match=r"model-only' is a folder with no feature extractor"):
+        SpeechEmbedder(model=model_only).fit(waveforms)
+    text_model = tmp_path / "bert"
+    transformers.BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2).save_pretrained(text_model)
+    with pytest.raises(ValueError, match=r"is a 'bert' model; SpeechEmbedder runs the encoders of wav2vec2, hubert"):
+        SpeechEmbedder(model=text_model).fit(waveforms)
+
+
+@pytest.mark.parametrize("layer", [3, -4, [0, 3]])
+def test_a_layer_out_of_range_names_the_number_of_layers(folders, waveforms, layer):
+    match = r"layer=.* is out of range: model=.* has 2 layers, so layer takes hidden states 0 .* to 2"
+    with pytest.raises(ValueError, match=match):
+        SpeechEmbedder(model=folders["hubert"], layer=layer).fit(waveforms)
+    fitted = SpeechEmbedder(model=folders["hubert"], device="cpu").fit(waveforms)
+    with pytest.raises(ValueError, match=match):
+        fitted.set_params(layer=layer).transform(waveforms)
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        (dict(layer="last"), InvalidParameterError, "'layer' parameter"),
+        (dict(layer=[]), ValueError, r"layer=\[\] must be an int, a non-empty list of ints or 'mean'"),
+        (dict(layer=[1.5]), ValueError, r"layer=\[1.5\] must be"),
+        (dict(layer=True), ValueError, "layer=True must be"),
+        (dict(pooling="max"), InvalidParameterError, "'pooling' parameter"),
+        (dict(max_duration=0), InvalidParameterError, "'max_duration' parameter"),
+        (dict(batch_size=0), InvalidParameterError, "'batch_size' parameter"),
+        (dict(model=3), InvalidParameterError, "'model' parameter"),
+        (dict(device="gpu"), ValueError, "device='gpu' is not a torch device"),
+    ],
+)
+def test_invalid_parameters(folders, waveforms, params, error, match):
+    with pytest.raises(error, match=match):
+        SpeechEmbedder(**{"model": folders["hubert"], **params}).fit(waveforms)
+
+
+def test_long_utterances_are_named(folders, waveforms, tmp_path):
+    embedder = SpeechEmbedder(model=folders["wav2vec2"], max_duration=0.4, device="cpu").fit(waveforms)
+    path = tmp_path / "long.wav"
+    soundfile.write(path, np.zeros(8000), 8000)
+    with pytest.raises(ValueError, match=r"X\[1\] \('.*long.wav'\) lasts 1.0 s, longer than max_duration=0.4 s"):
+        embedder.transform([waveforms[1], path])
+    with pytest.raises(ValueError, match=r"X\[0\] lasts 0.5 s, longer than max_duration=0.4 s"):
+        embedder.transform(waveforms)
+    with pytest.raises(ValueError, match=r"max_duration=31 exceeds the 30 s windows of Whisper's encoder"):
+        SpeechEmbedder(model=folders["whisper"], max_duration=31).fit(waveforms)
+    whisper = SpeechEmbedder(model=folders["whisper"], device="cpu").fit(waveforms)
+    with pytest.raises(ValueError, match=r"max_duration=31 exceeds the 30 s windows"):
+        whisper.set_params(max_duration=31).transform(waveforms)
+
+
+def test_unfitted_and_missing_transformers(folders, waveforms, monkeypatch):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        SpeechEmbedder(model=folders["wav2vec2"]).transform(waveforms)
+    with pytest.raises(NotFittedError):
+        SpeechEmbedder(model=folders["wav2vec2"]).get_feature_names_out()
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    with pytest.raises(ImportError, match=r"pip install sklearn-ser\[speech\]"):
+        SpeechEmbedder(model=folders["wav2vec2"]).fit(waveforms)
+
+
+def test_importing_the_features_does_not_import_transformers():
+    probe = "import sys, sklearn_ser.features; print('transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
