@@ -57,6 +57,16 @@ The classical baseline:
     openSMILE's 88 eGeMAPS functionals, standardized (or per speaker), into
     an RBF SVM; needs the ``opensmile`` package.
 
+Pretrained speech encoders (Hugging Face ``transformers``; nothing is
+downloaded unless ``local_files_only=False``):
+
+``"ssl-svm"``
+    An encoder's embeddings averaged over time (the mean of its layers),
+    normalized per speaker, into an RBF SVM.
+``"ssl-lstm"``
+    One layer of an encoder, frame by frame, normalized per speaker, into the
+    LSTM of ``"lstm-logmel"``.
+
 ``"best"``
     The best speaker-independent pipeline found on TESS and the synthetic
     corpus (see :func:`best` and ``docs/evaluation.md``).
@@ -88,6 +98,7 @@ from .features import (
     SequencePooling,
     SequenceScaler,
     SpeakerNormalizer,
+    SpeechEmbedder,
     VectorAsSequence,
 )
 from .models import CRNNClassifier, LSTMClassifier, MultiscaleLSTMClassifier, ScoreFusionClassifier
@@ -436,6 +447,86 @@ def best(*, C=10.0, probability=False, random_state=None, n_jobs=None, memory=No
     )
 
 
+def ssl_svm(
+    *,
+    model="microsoft/wavlm-base-plus",
+    layer="mean",
+    local_files_only=True,
+    C=10.0,
+    probability=False,
+    device="auto",
+    random_state=None,
+    n_jobs=None,
+    memory=None,
+    verbose=0,
+):
+    """A pretrained speech encoder's embeddings, averaged over time, normalized per speaker, into an RBF SVM.
+
+    :class:`~sklearn_ser.features.SpeechEmbedder` gives the mean over the
+    utterance of the encoder's hidden states (by default the mean of all
+    its layers, the usual frozen-encoder practice), which
+    :class:`~sklearn_ser.features.SpeakerNormalizer` standardizes per
+    speaker (speaker ids routed as ``speaker`` metadata; without them, with
+    the training statistics). ``model`` is a Hugging Face model id or a
+    local folder written by ``save_pretrained``; with
+    ``local_files_only=True`` nothing is downloaded. ``probability`` as in
+    :func:`svm_mfcc`. Needs the ``transformers`` package.
+    """
+    embedder = SpeechEmbedder(
+        model=model,
+        layer=layer,
+        pooling="mean",
+        local_files_only=local_files_only,
+        device=device,
+        n_jobs=n_jobs,
+        memory=memory,
+        verbose=verbose,
+    )
+    return Pipeline(
+        [("speech", embedder), ("speaker_norm", SpeakerNormalizer()), ("svm", _svm(C, probability, random_state))]
+    )
+
+
+def ssl_lstm(
+    *,
+    model="microsoft/wavlm-base-plus",
+    layer=6,
+    local_files_only=True,
+    max_epochs=30,
+    batch_size=32,
+    lr=1e-3,
+    device="auto",
+    random_state=None,
+    n_jobs=None,
+    memory=None,
+    verbose=0,
+):
+    """The LSTM of :func:`lstm_logmel` over one layer of a pretrained speech encoder, frame by frame.
+
+    :class:`~sklearn_ser.features.SpeechEmbedder` gives the hidden states
+    of layer ``layer`` (by default 6, the middle of a 12-layer base model,
+    where layer-wise studies of these encoders find most of the
+    paralinguistic information) every 20 ms, normalized per speaker and
+    standardized, into a bidirectional 128-unit LSTM with attention.
+    ``model`` and ``local_files_only`` as in :func:`ssl_svm`. Needs the
+    ``transformers`` package.
+    """
+    embedder = SpeechEmbedder(
+        model=model,
+        layer=layer,
+        pooling=None,
+        local_files_only=local_files_only,
+        device=device,
+        n_jobs=n_jobs,
+        memory=memory,
+        verbose=verbose,
+    )
+    lstm = _attention_bilstm(**_training(lr, batch_size, max_epochs, device, random_state, verbose))
+    return Pipeline(
+        [("speech", embedder), ("speaker_norm", SpeakerNormalizer()), ("scale", SequenceScaler()), ("lstm", lstm)]
+    )
+
+
 def lstm_best(
     *, max_epochs=30, batch_size=32, lr=1e-3, device="auto", random_state=None, n_jobs=None, memory=None, verbose=0
 ):
@@ -499,6 +590,8 @@ RECIPES = {
     "densenet-mfcc-fusion": densenet_mfcc_fusion,
     "fusion": fusion,
     "densenet-lstm": densenet_lstm,
+    "ssl-lstm": ssl_lstm,
+    "ssl-svm": ssl_svm,
     "svm-egemaps": svm_egemaps,
     "svm-mfcc": svm_mfcc,
 }
@@ -517,7 +610,7 @@ def list_recipes():
     >>> list_recipes()
     ['best', 'crnn-logmel', 'densenet-lstm', 'densenet-mfcc-fusion', 'fusion', 'lstm-best',
      'lstm-egemaps', 'lstm-logmel', 'multiscale-lstm', 'paper-proposed', 'paper-traditional',
-     'svm-egemaps', 'svm-mfcc']
+     'ssl-lstm', 'ssl-svm', 'svm-egemaps', 'svm-mfcc']
     """
     return sorted(RECIPES)
 

@@ -20,6 +20,8 @@ QUICK = {
     "lstm-best": dict(max_epochs=1, lstm__hidden_size=8),
     "crnn-logmel": dict(max_epochs=1, crnn__hidden_size=8, crnn__conv_channels=(4, 4)),
     "fusion": dict(max_epochs=1, cv=2, fusion__lstm__lstm__hidden_size=8, fusion__svm__svm__cv=2),
+    "ssl-svm": dict(probability=True),
+    "ssl-lstm": dict(layer=1, max_epochs=1, lstm__hidden_size=4),
     "multiscale-lstm": dict(max_epochs=1, segment_frames=(64, 128), multiscale__estimator__hidden_size=8),
     "densenet-mfcc-fusion": dict(weights=None, max_epochs=20, features__densenet__densenet__segment_frames=32),
     "densenet-lstm": dict(weights=None, max_epochs=1, segment_frames=32, segment_hop=16, lstm__hidden_size=8),
@@ -36,9 +38,38 @@ def corpus(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def fitted(corpus):
+def speech_model(tmp_path_factory):
+    """A folder holding a tiny random HuBERT model (2 layers, 16 dimensions, 20 ms frames) and its feature extractor."""
+    transformers = pytest.importorskip("transformers")
+    import torch
+
+    folder = tmp_path_factory.mktemp("hubert")
+    config = transformers.HubertConfig(
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(16, 16),
+        conv_kernel=(400, 2),
+        conv_stride=(160, 2),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        transformers.HubertModel(config).save_pretrained(folder)
+    transformers.Wav2Vec2FeatureExtractor(do_normalize=False, return_attention_mask=False).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def fitted(corpus, speech_model):
     _, frame = corpus
-    return {name: get_recipe(name, random_state=0, **QUICK[name]).fit(frame["path"], frame["label"]) for name in QUICK}
+    models = {}
+    for name, options in QUICK.items():
+        model = {"model": str(speech_model)} if name.startswith("ssl-") else {}
+        models[name] = get_recipe(name, random_state=0, **model, **options).fit(frame["path"], frame["label"])
+    return models
 
 
 def test_every_recipe_is_exercised():
@@ -169,3 +200,14 @@ def test_the_fusion_routes_the_speakers_to_both_members(corpus, tmp_path):
         statistics = fusion.named_estimators_[member].named_steps["speaker_norm"].speaker_statistics_
         assert sorted(statistics) == sorted(set(frame["speaker"]))
     assert len(fusion.cv_results_["score"]) == 11 and np.isclose(fusion.weights_.sum(), 1.0)
+
+
+def test_cli_evaluates_a_speech_model_recipe_given_a_model_folder(corpus, speech_model, tmp_path, capsys):
+    root, _ = corpus
+    args = ["evaluate", "--corpus", f"synthetic:{root}", "--recipe", "ssl-svm", "--protocol", "speaker"]
+    assert main([*args, "--set", f"speech__model={speech_model}", "--out", str(tmp_path / "report")]) == 0
+    assert (tmp_path / "report").is_dir()
+    capsys.readouterr()
+    missing = tmp_path / "no-such-model"
+    assert main([*args, "--set", f"speech__model={missing}", "--out", str(tmp_path / "other")]) == 1
+    assert "no-such-model" in capsys.readouterr().err
