@@ -171,6 +171,36 @@ def _predict(args):
     return None
 
 
+def _timeline(args):
+    import importlib.util
+
+    from ._files import write_text_atomically
+    from .timeline import predict_timeline
+
+    vad = None if args.vad == "none" else args.vad
+    if vad == "silero" and importlib.util.find_spec("silero_vad") is None:
+        raise ValueError("--vad silero needs the silero-vad package: pip install 'sklearn-ser[vad]'.")
+    frame = predict_timeline(
+        args.model,
+        args.file,
+        window=args.window,
+        hop=args.hop,
+        vad=vad,
+        energy_threshold=args.energy_threshold,
+        smooth=args.smooth,
+        verbose=int(sys.stderr.isatty()),
+    )
+    if args.out:
+        write_text_atomically(args.out, frame.to_csv(index=False))
+    else:
+        print(frame.to_csv(index=False), end="")
+    if args.plot:
+        from .plotting import plot_timeline, save_figure
+
+        figure = plot_timeline(frame, args.file, title=Path(args.file).name)
+        print(f"Figure written to {save_figure(figure, args.plot)}", file=sys.stderr)
+
+
 def _reproduce_paper(args):
     from .paper import reproduce_paper
 
@@ -293,6 +323,43 @@ def _add_predict(commands):
     predict.set_defaults(run=_predict)
 
 
+def _add_timeline(commands):
+    timeline = commands.add_parser(
+        "timeline",
+        help="the emotion over time of a long recording, window by window, with a saved model",
+        description="Cut a recording of any length into windows of --window seconds every --hop seconds, "
+        "read in blocks (memory does not grow with its length), skip the windows without speech, and write a "
+        "CSV with one row per window: start, end (seconds), speech, the predicted label and one probability "
+        "column per class. A model file runs code when loaded: only load models from sources you trust.",
+    )
+    timeline.add_argument("model", help="a model saved by 'sklearn-ser fit' (.joblib)")
+    timeline.add_argument("file", help="the recording (any format libsndfile reads: WAV, FLAC, OGG, MP3, ...)")
+    timeline.add_argument("--window", type=float, default=2.0, help="window length in seconds (default: %(default)s)")
+    timeline.add_argument(
+        "--hop", type=float, default=1.0, help="seconds between window starts, at most --window (default: %(default)s)"
+    )
+    timeline.add_argument(
+        "--vad",
+        default="energy",
+        choices=("energy", "silero", "none"),
+        help="voice activity detection: frame energy, the Silero model (pip install 'sklearn-ser[vad]') or none "
+        "(default: %(default)s)",
+    )
+    timeline.add_argument(
+        "--energy-threshold",
+        type=float,
+        default=-40.0,
+        metavar="DBFS",
+        help="level from which a frame is voiced with --vad energy (default: %(default)s dBFS)",
+    )
+    timeline.add_argument(
+        "--smooth", type=int, default=None, metavar="K", help="average the probabilities over K (odd) speech windows"
+    )
+    _add_output(timeline, "out", kind="file", help="CSV file to write (default: standard output)")
+    _add_output(timeline, "plot", kind="file", help="image of the timeline under the waveform (.png, .pdf, .svg)")
+    timeline.set_defaults(run=_timeline)
+
+
 def _add_evaluate_and_compare(commands):
     for name, run, help_text in [
         ("evaluate", _evaluate, "cross-validate one recipe under a protocol and write a Markdown report"),
@@ -378,7 +445,15 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_demo, _add_fit, _add_predict, _add_evaluate_and_compare, _add_search, _add_reproduce_paper):
+    for add in (
+        _add_demo,
+        _add_fit,
+        _add_predict,
+        _add_timeline,
+        _add_evaluate_and_compare,
+        _add_search,
+        _add_reproduce_paper,
+    ):
         add(commands)
     return parser
 

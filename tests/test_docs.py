@@ -29,6 +29,7 @@ MODULES = [
     "sklearn_ser.reports",
     "sklearn_ser.paper",
     "sklearn_ser.persistence",
+    "sklearn_ser.timeline",
 ]
 
 

@@ -58,3 +58,13 @@ def test_save_load_predict():
 def test_densenet_fusion():
     table = run_example("densenet_fusion", "--quick")
     assert set(table.index.get_level_values(0)) == {"densenet-mfcc-fusion", "svm-mfcc"}
+
+
+def test_emotion_timeline(tmp_path, capsys):
+    summary = run_example("emotion_timeline", "--quick", "--plot", str(tmp_path / "timeline.png"))
+    assert list(summary.index) == ["fitted on clips", "fitted on windows"]
+    assert (summary["silent windows marked speech"] == 0).all() and (summary["silent windows"] > 0).all()
+    on_windows = summary.loc["fitted on windows"]
+    assert abs(on_windows["agreement inside utterances"] - on_windows["accuracy on the clips"]) <= 0.15
+    assert (tmp_path / "timeline.png").is_file()
+    assert "held-out clips" in capsys.readouterr().out

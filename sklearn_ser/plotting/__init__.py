@@ -17,12 +17,15 @@ disk with :func:`save_figure` (or ``fig.savefig``).
 * :func:`plot_mfcc_correlation`: correlation matrix of MFCC coefficients.
 * :func:`plot_search`: Optuna's figures of a search (drawn by Optuna, through
   ``pyplot``: close them when saved).
+* :func:`plot_timeline`: the emotion of a long recording over time (from
+  :func:`sklearn_ser.timeline.predict_timeline`), under its waveform.
 """
 
 from ._corpus import plot_emotion_examples, plot_mfcc_correlation
 from ._evaluation import plot_confusion_matrix, plot_training_curves
 from ._figure import save_figure
 from ._search import plot_search
+from ._timeline import plot_timeline
 
 __all__ = [
     "plot_confusion_matrix",
@@ -30,5 +33,6 @@ __all__ = [
     "plot_emotion_examples",
     "plot_mfcc_correlation",
     "plot_search",
+    "plot_timeline",
     "save_figure",
 ]

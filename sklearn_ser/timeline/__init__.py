@@ -1,0 +1,13 @@
+"""Long recordings: the emotion of every window, over time.
+
+:func:`predict_timeline` runs a fitted pipeline over a recording of any
+length, window by window, in bounded memory, skipping the windows without
+speech; :func:`window_clips` cuts labelled clips into the same windows, to
+fit a model on them; :func:`sklearn_ser.plotting.plot_timeline` draws the
+result.
+"""
+
+from ._clips import window_clips
+from ._timeline import predict_timeline
+
+__all__ = ["predict_timeline", "window_clips"]

@@ -1,0 +1,251 @@
+"""Emotion over time: a fitted pipeline run on the windows of a long recording."""
+
+from __future__ import annotations
+
+import math
+from contextlib import closing
+from itertools import islice
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from .._interrupts import recording_interrupts
+from .._predict import load_model
+from ._model import audio_rate, minimum_window
+from ._smoothing import smooth_runs
+from ._stream import Recording
+from ._vad import make_vad
+from ._windows import check_window_and_hop, sliding_windows, window_samples, window_starts
+
+
+def predict_timeline(
+    model,
+    source,
+    *,
+    sr=None,
+    window=2.0,
+    hop=1.0,
+    vad="energy",
+    energy_threshold=-40.0,
+    min_speech=0.1,
+    smooth=None,
+    batch_size=64,
+    verbose=0,
+):
+    """The emotion of every window of a recording, of any length, in bounded memory.
+
+    The recording is read block by block (never whole), mixed to mono,
+    resampled to the rate the model's features read audio at (one soxr
+    stream, so block boundaries leave no seam) and cut into windows of
+    ``window`` seconds every ``hop`` seconds. The windows that the voice
+    activity detector finds speech in go through the model's
+    ``predict_proba`` (or ``predict``) ``batch_size`` at a time, as waveforms;
+    the others are marked as non-speech and not classified. Memory depends on
+    ``window``, ``hop`` and ``batch_size``, not on the length of the
+    recording (the returned table has one small row per window).
+
+    Parameters
+    ----------
+    model : estimator or str or path-like
+        A fitted pipeline from waveforms (any recipe: SVM, LSTM, fusion), or
+        a model file written by ``sklearn-ser fit`` or :func:`joblib.dump`.
+        A model file runs code when it is loaded: load only files you trust.
+    source : str, path-like or array-like
+        An audio file (any format libsndfile reads), or a waveform: a 1-D
+        float array, or ``(n_samples, n_channels)``, sampled at ``sr``.
+    sr : int, optional
+        The sampling rate of a waveform ``source``; must be None for a file.
+    window : float, default=2.0
+        Window length in seconds. At least one analysis frame of the model's
+        features (``n_fft / sr`` of a spectral feature, 32 ms for the
+        recipes' 512-point FFT at 16 kHz; 25 ms for a feature without
+        ``n_fft``). A window as long as the clips the model was trained on
+        is a sensible choice.
+    hop : float, default=1.0
+        Seconds between the starts of successive windows, at most
+        ``window``. Windows start every ``hop`` while they fit; if the last
+        one ends before the recording does, one more window ends exactly at
+        the end. A recording shorter than ``window`` gives one row covering
+        it all.
+    vad : {"energy", "silero"} or None, default="energy"
+        Voice activity detection. ``"energy"``: a 25 ms frame (every 10 ms)
+        is voiced when its RMS level reaches ``energy_threshold`` dBFS; no
+        model. ``"silero"``: a 32 ms frame is voiced when the Silero VAD
+        model gives it a speech probability of at least 0.5; needs the
+        ``silero-vad`` package (``pip install sklearn-ser[vad]``). A window
+        is speech when at least ``min_speech`` of its frames are voiced.
+        None: every window is speech.
+    energy_threshold : float, default=-40.0
+        The level in dBFS (0 dBFS: a full-scale square wave) from which a
+        frame counts as voiced with ``vad="energy"``. Absolute, so that a
+        window is judged without reading the rest of the recording (a level
+        relative to the file's peak would need the whole file first): lower
+        it for quiet recordings, raise it over a noisy background.
+    min_speech : float, default=0.1
+        The fraction (in (0, 1]) of a window's frames that must be voiced
+        for it to be speech.
+    smooth : int, optional
+        Odd number of windows ``k``: each speech window's probabilities
+        become the mean of those of the ``k`` windows centred on it, within
+        its run of consecutive speech windows (a non-speech window breaks
+        the run; fewer windows at a run's ends), and its label their
+        argmax. Needs a model with ``predict_proba``.
+    batch_size : int, default=64
+        Windows passed to the model at a time (an LSTM then batches them
+        on its device).
+    verbose : int, default=0
+        Show a progress bar (one step per window) when positive.
+
+    Returns
+    -------
+    timeline : pandas.DataFrame
+        One row per window, in order: ``start`` and ``end`` (seconds),
+        ``speech`` (bool), ``label`` (the predicted label, None for a
+        non-speech window) and, for a model with ``predict_proba``, one
+        ``prob_<class>`` column per class of ``model.classes_`` (NaN for a
+        non-speech window). A model without ``predict_proba`` gives labels
+        only, and no probability columns.
+
+    Raises
+    ------
+    ValueError
+        If ``window`` or ``hop`` is not positive, ``hop`` exceeds
+        ``window``, ``window`` is shorter than the model's shortest analysis
+        frame, another parameter is out of its range, or the model reads no
+        audio.
+    FileNotFoundError, IsADirectoryError, ~sklearn_ser.InvalidAudioError
+        If the model file or the audio file cannot be read; the message
+        names the file.
+    ImportError
+        If ``vad="silero"`` and ``silero-vad`` is not installed.
+    KeyboardInterrupt
+        On Ctrl-C, even if the model swallowed it: the file is closed and
+        nothing is returned.
+
+    See Also
+    --------
+    sklearn_ser.plotting.plot_timeline : Draw the timeline over the waveform.
+
+    Notes
+    -----
+    Each window is classified as a clip of its own, exactly as the model
+    classifies a file of that length: its features are computed from its
+    waveform alone. A pipeline fitted with a feature cache (``memory=``)
+    would cache every window's features; set its ``memory`` to None first.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_ser import load_audio
+    >>> from sklearn_ser.datasets import make_synthetic_corpus
+    >>> from sklearn_ser.features import MFCC, SequencePooling
+    >>> from sklearn_ser.timeline import predict_timeline
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     corpus = make_synthetic_corpus(root, n_speakers=1, n_words=2, emotions=("angry", "sad"))
+    ...     model = make_pipeline(MFCC(), SequencePooling(), LogisticRegression())
+    ...     model = model.fit(corpus["path"], corpus["label"])
+    ...     clip = load_audio(corpus["path"][0], sr=16000)
+    >>> silence = np.zeros(32000, dtype="float32")
+    >>> recording = np.concatenate([silence, clip, silence])   # 2 s, the clip, 2 s
+    >>> timeline = predict_timeline(model, recording, sr=16000, window=1.0, hop=0.5)
+    >>> list(timeline.columns)
+    ['start', 'end', 'speech', 'label', 'prob_angry', 'prob_sad']
+    >>> timeline[["start", "end", "speech"]].head(3)
+       start  end  speech
+    0    0.0  1.0   False
+    1    0.5  1.5   False
+    2    1.0  2.0   False
+    """
+    pipeline = load_model(model)
+    check_is_fitted(pipeline)
+    _check_parameters(window, hop, energy_threshold, min_speech, smooth, batch_size)
+    rate = audio_rate(pipeline)
+    shortest = minimum_window(pipeline)
+    if window < shortest:
+        raise ValueError(
+            f"window={window!r} s is shorter than one analysis frame of the model's features "
+            f"({shortest * 1000:.0f} ms); use window >= {shortest:g}."
+        )
+    has_proba = hasattr(pipeline, "predict_proba")
+    if smooth is not None and not has_proba:
+        raise ValueError(f"smooth={smooth!r} averages probabilities; the model ({type(pipeline).__name__}) has none.")
+    detector = make_vad(vad, sr=rate, energy_threshold=energy_threshold, min_speech=min_speech)
+    recording = Recording(source, sr=sr)
+    length, step = window_samples(window, hop, rate)
+    n_windows = len(window_starts(recording.n_samples_at(rate), length, step))
+    classify = pipeline.predict_proba if has_proba else pipeline.predict
+
+    starts, ends, speech, outputs = [], [], [], []
+    with (
+        recording_interrupts() as interrupts,
+        closing(recording.blocks(sr=rate)) as blocks,
+        tqdm(total=n_windows, disable=not verbose, unit="window", desc="timeline") as progress,
+    ):
+        for batch in _batched(sliding_windows(blocks, length, step), batch_size):
+            batch_starts, windows = zip(*batch)
+            is_speech = detector(windows) if detector is not None else np.ones(len(windows), dtype=bool)
+            if is_speech.any():
+                outputs.append(classify([w for w, keep in zip(windows, is_speech) if keep]))
+            starts.extend(batch_starts)
+            ends.extend(start + len(w) for start, w in zip(batch_starts, windows))
+            speech.append(is_speech)
+            progress.update(len(windows))
+            if interrupts.received:  # a Ctrl-C that something below swallowed
+                raise KeyboardInterrupt
+    speech = np.concatenate(speech)
+    frame = pd.DataFrame({"start": np.asarray(starts) / rate, "end": np.asarray(ends) / rate, "speech": speech})
+    if has_proba:
+        return _with_probabilities(frame, pipeline.classes_, outputs, smooth)
+    labels = np.full(len(frame), None, dtype=object)
+    if outputs:
+        labels[speech] = np.concatenate(outputs)
+    frame["label"] = labels
+    return frame
+
+
+def _with_probabilities(frame, classes, outputs, smooth):
+    classes = np.asarray(classes)
+    speech = frame["speech"].to_numpy()
+    proba = np.full((len(frame), len(classes)), np.nan)
+    if outputs:
+        proba[speech] = np.concatenate(outputs)
+    if smooth is not None:
+        proba = smooth_runs(proba, speech, smooth)
+    labels = np.full(len(frame), None, dtype=object)
+    labels[speech] = classes[proba[speech].argmax(axis=1)]
+    frame["label"] = labels
+    for column, label in enumerate(classes):
+        frame[f"prob_{label}"] = proba[:, column]
+    return frame
+
+
+def _batched(items, size):
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _check_parameters(window, hop, energy_threshold, min_speech, smooth, batch_size):
+    check_window_and_hop(window, hop)
+    if not _is_real(energy_threshold) or not math.isfinite(energy_threshold):
+        raise ValueError(f"energy_threshold must be a level in dBFS (a finite number), got {energy_threshold!r}.")
+    if not _is_real(min_speech) or not 0 < min_speech <= 1:
+        raise ValueError(f"min_speech must be a fraction in (0, 1], got {min_speech!r}.")
+    if smooth is not None and (not _is_int(smooth) or smooth < 1 or smooth % 2 == 0):
+        raise ValueError(f"smooth must be None or an odd number of windows (1, 3, 5, ...), got {smooth!r}.")
+    if not _is_int(batch_size) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+
+
+def _is_real(value):
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_int(value):
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
