@@ -95,8 +95,10 @@ from .features import (
     EGeMAPS,
     EGeMAPSFrames,
     MelSpectrogram,
+    SegmentPooling,
     SequencePooling,
     SequenceScaler,
+    SequenceUnion,
     SpeakerNormalizer,
     SpeechEmbedder,
     VectorAsSequence,
@@ -198,6 +200,79 @@ def lstm_logmel(
         n_jobs=n_jobs, memory=memory, verbose=verbose, speaker_normalization=speaker_normalization
     )
     return Pipeline([*features, ("lstm", lstm)])
+
+
+def lstm_mfcc(
+    *,
+    speaker_normalization=False,
+    max_epochs=30,
+    batch_size=32,
+    lr=1e-3,
+    device="auto",
+    random_state=None,
+    n_jobs=None,
+    memory=None,
+    verbose=0,
+):
+    """The LSTM of :func:`lstm_logmel` over 40 MFCC with deltas and delta-deltas, frame by frame.
+
+    The frames of :func:`svm_mfcc` before its statistics: standardized,
+    per speaker first with ``speaker_normalization=True``.
+    """
+    steps = [("mfcc", MFCC(n_mfcc=40, n_jobs=n_jobs, memory=memory, verbose=verbose))]
+    if speaker_normalization:
+        steps.append(("speaker_norm", SpeakerNormalizer()))
+    lstm = _attention_bilstm(**_training(lr, batch_size, max_epochs, device, random_state, verbose))
+    return Pipeline([*steps, ("delta", DeltaStack(order=2)), ("scale", SequenceScaler()), ("lstm", lstm)])
+
+
+def segment_lstm(
+    *,
+    features="mfcc",
+    speaker_normalization=False,
+    segment_frames=50,
+    segment_hop=25,
+    max_epochs=30,
+    batch_size=32,
+    lr=1e-3,
+    device="auto",
+    random_state=None,
+    n_jobs=None,
+    memory=None,
+    verbose=0,
+):
+    """A small LSTM over segment statistics: the mean and spread of the features in every half second.
+
+    The frames (``features="mfcc"``: 40 MFCC with deltas and delta-deltas;
+    ``"egemaps"``: the 25 eGeMAPS low-level descriptors, which need the
+    ``opensmile`` package; ``"mfcc+egemaps"``: both, joined frame by frame
+    by :class:`~sklearn_ser.features.SequenceUnion`, with deltas and
+    delta-deltas of all 65), normalized per speaker first with
+    ``speaker_normalization=True``, are summarised by
+    :class:`~sklearn_ser.features.SegmentPooling` (mean and standard
+    deviation over ``segment_frames`` frames every ``segment_hop``; 0.5 s
+    every 0.25 s at 10 ms frames), standardized, into a bidirectional
+    32-unit LSTM whose outputs are averaged over time, with dropout 0.5.
+    """
+    extraction = dict(n_jobs=n_jobs, memory=memory, verbose=verbose)
+    streams = {"mfcc": MFCC(n_mfcc=40, **extraction), "egemaps": EGeMAPSFrames(**extraction)}
+    if features not in (*streams, "mfcc+egemaps"):
+        raise ValueError(f"features must be 'mfcc', 'egemaps' or 'mfcc+egemaps', got {features!r}.")
+    frames = SequenceUnion(list(streams.items())) if features == "mfcc+egemaps" else streams[features]
+    steps = [("frames", frames)]
+    if speaker_normalization:
+        steps.append(("speaker_norm", SpeakerNormalizer()))
+    if features != "egemaps":
+        steps.append(("delta", DeltaStack(order=2)))
+    lstm = LSTMClassifier(
+        hidden_size=32,
+        bidirectional=True,
+        pooling="mean",
+        dropout=0.5,
+        **_training(lr, batch_size, max_epochs, device, random_state, verbose),
+    )
+    segments = SegmentPooling(segment_frames=segment_frames, segment_hop=segment_hop)
+    return Pipeline([*steps, ("segments", segments), ("scale", SequenceScaler()), ("lstm", lstm)])
 
 
 def lstm_egemaps(
@@ -581,9 +656,11 @@ def fusion(
 RECIPES = {
     "paper-proposed": paper_proposed,
     "paper-traditional": paper_traditional,
+    "segment-lstm": segment_lstm,
     "lstm-egemaps": lstm_egemaps,
     "lstm-best": lstm_best,
     "lstm-logmel": lstm_logmel,
+    "lstm-mfcc": lstm_mfcc,
     "multiscale-lstm": multiscale_lstm,
     "best": best,
     "crnn-logmel": crnn_logmel,
@@ -609,8 +686,8 @@ def list_recipes():
     >>> from sklearn_ser.recipes import list_recipes
     >>> list_recipes()
     ['best', 'crnn-logmel', 'densenet-lstm', 'densenet-mfcc-fusion', 'fusion', 'lstm-best',
-     'lstm-egemaps', 'lstm-logmel', 'multiscale-lstm', 'paper-proposed', 'paper-traditional',
-     'ssl-lstm', 'ssl-svm', 'svm-egemaps', 'svm-mfcc']
+     'lstm-egemaps', 'lstm-logmel', 'lstm-mfcc', 'multiscale-lstm', 'paper-proposed',
+     'paper-traditional', 'segment-lstm', 'ssl-lstm', 'ssl-svm', 'svm-egemaps', 'svm-mfcc']
     """
     return sorted(RECIPES)
 

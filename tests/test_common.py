@@ -33,8 +33,10 @@ from sklearn_ser.features import (
     EGeMAPSFrames,
     FeatureSequences,
     MelSpectrogram,
+    SegmentPooling,
     SequencePooling,
     SequenceScaler,
+    SequenceUnion,
     SpeakerNormalizer,
     SpeechEmbedder,
     VectorAsSequence,
@@ -128,6 +130,14 @@ class SequenceScalerOnRows(RowsAsSequencesTransformer, SequenceScaler):
 
 
 class SequencePoolingOnRows(RowsAsSequencesTransformer, SequencePooling):
+    pass
+
+
+class SegmentPoolingOnRows(RowsAsSequencesTransformer, SegmentPooling):
+    pass
+
+
+class SequenceUnionOnRows(RowsAsSequencesTransformer, SequenceUnion):
     pass
 
 
@@ -235,12 +245,23 @@ DENSENET_INPUT = {
     "values near 0",
 }
 
+FITS_TRANSFORMER_LIST = (
+    "fit replaces the transformers of transformer_list with their fitted selves, as scikit-learn's FeatureUnion does"
+)
+SEQUENCE_UNION = {
+    **SEQUENCE_INPUT,
+    "check_estimators_overwrite_params": FITS_TRANSFORMER_LIST,
+    "check_dont_overwrite_parameters": FITS_TRANSFORMER_LIST,
+}
+
 ESTIMATORS = [
     (MelSpectrogram(**SMALL), AUDIO_INPUT),
     (MFCC(n_mfcc=4, **SMALL), AUDIO_INPUT),
     (DeltaStackOnRows(width=3), SEQUENCE_INPUT),
     (SequenceScalerOnRows(), SEQUENCE_INPUT),
     (SequencePoolingOnRows(stats=("mean", "max")), SEQUENCE_INPUT),
+    (SegmentPoolingOnRows(segment_frames=2, segment_hop=1), SEQUENCE_INPUT),
+    (SequenceUnionOnRows([("scaled", SequenceScaler()), ("delta", DeltaStack(width=3))]), SEQUENCE_UNION),
     (SpeakerNormalizer(), {}),
     (
         SpeakerNormalizerOnRows(),

@@ -17,6 +17,8 @@ QUICK = {
     "paper-traditional": dict(max_epochs=2),
     "lstm-logmel": dict(max_epochs=1, lstm__hidden_size=8),
     "lstm-egemaps": dict(max_epochs=1, lstm__hidden_size=8),
+    "lstm-mfcc": dict(max_epochs=1, lstm__hidden_size=8),
+    "segment-lstm": dict(max_epochs=1, lstm__hidden_size=4),
     "lstm-best": dict(max_epochs=1, lstm__hidden_size=8),
     "crnn-logmel": dict(max_epochs=1, crnn__hidden_size=8, crnn__conv_channels=(4, 4)),
     "fusion": dict(max_epochs=1, cv=2, fusion__lstm__lstm__hidden_size=8, fusion__svm__svm__cv=2),
@@ -211,3 +213,16 @@ def test_cli_evaluates_a_speech_model_recipe_given_a_model_folder(corpus, speech
     missing = tmp_path / "no-such-model"
     assert main([*args, "--set", f"speech__model={missing}", "--out", str(tmp_path / "other")]) == 1
     assert "no-such-model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("features", "n_features"), [("mfcc", 120), ("egemaps", 25), ("mfcc+egemaps", 195)])
+def test_the_segment_lstm_reads_segment_statistics_of_its_features(corpus, features, n_features):
+    _, frame = corpus
+    pipe = get_recipe("segment-lstm", features=features, speaker_normalization=True, max_epochs=1, random_state=0)
+    fitted = pipe.fit(frame["path"], frame["label"])
+    n_frames = len(fitted[:-3].transform(frame["path"][:1])[0])
+    sequence = fitted[:-1].transform(frame["path"][:1])[0]
+    assert len(sequence) == len(range(0, n_frames - 50 + 1, 25)) + ((n_frames - 50) % 25 != 0)
+    assert sequence.shape[1] == 2 * n_features
+    with pytest.raises(ValueError, match="features must be"):
+        get_recipe("segment-lstm", features="mel")

@@ -7,6 +7,8 @@ from ._egemaps import EGeMAPS
 from ._egemaps_frames import EGeMAPSFrames
 from ._pooling import SequencePooling
 from ._scaling import SequenceScaler, VectorAsSequence
+from ._segment_pooling import SegmentPooling
+from ._sequence_union import SequenceUnion
 from ._speaker import SpeakerNormalizer
 from ._spectral import MFCC, MelSpectrogram
 from ._speech import SpeechEmbedder
@@ -17,6 +19,8 @@ __all__ = [
     "DeltaStack",
     "SequenceScaler",
     "SequencePooling",
+    "SegmentPooling",
+    "SequenceUnion",
     "SpeakerNormalizer",
     "VectorAsSequence",
     "DenseNetEmbedder",

@@ -37,6 +37,13 @@ STATISTICS = {
 }
 
 
+def check_stats(stats):
+    """Raise a ValueError unless ``stats`` is a non-empty tuple of distinct names of STATISTICS."""
+    unknown = [name for name in stats if name not in STATISTICS]
+    if unknown or not stats or len(set(stats)) != len(stats):
+        raise ValueError(f"stats must be a non-empty tuple of distinct names from {sorted(STATISTICS)}; got {stats!r}.")
+
+
 class SequencePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
     """Summarise each feature sequence by statistics over time.
 
@@ -121,8 +128,4 @@ class SequencePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         return np.asarray([f"{name}_{stat}" for stat in self.stats for name in names], dtype=object)
 
     def _check_params(self):
-        unknown = [name for name in self.stats if name not in STATISTICS]
-        if unknown or not self.stats or len(set(self.stats)) != len(self.stats):
-            raise ValueError(
-                f"stats must be a non-empty tuple of distinct names from {sorted(STATISTICS)}; got {self.stats!r}."
-            )
+        check_stats(self.stats)
