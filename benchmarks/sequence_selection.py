@@ -39,6 +39,9 @@ from sklearn_ser.recipes import get_recipe
 REPOSITORY = Path(__file__).resolve().parents[1]
 DEFAULT_TESS = REPOSITORY.parent / "shared" / "data" / "tess"
 
+_BOTH = {"features": "mfcc+egemaps", "speaker_normalization": True}
+_H128 = {**_BOTH, "lstm__hidden_size": 128}
+
 #: name -> (recipe, overrides, deep): deep candidates are evaluated once per seed.
 CANDIDATES = {
     "svm-mfcc": ("svm-mfcc", {}, False),
@@ -67,6 +70,84 @@ CANDIDATES = {
         {"features": "mfcc+egemaps", "speaker_normalization": True, "lstm__hidden_size": 64},
         True,
     ),
+    "segment-lstm-both+spk+1s": (
+        "segment-lstm",
+        {"features": "mfcc+egemaps", "speaker_normalization": True, "segment_frames": 100, "segment_hop": 50},
+        True,
+    ),
+    "segment-lstm-both+spk+1s+h64": (
+        "segment-lstm",
+        {
+            "features": "mfcc+egemaps",
+            "speaker_normalization": True,
+            "segment_frames": 100,
+            "segment_hop": 50,
+            "lstm__hidden_size": 64,
+        },
+        True,
+    ),
+    "segment-lstm-both+spk+segnorm": (
+        "segment-lstm",
+        {"features": "mfcc+egemaps", "speaker_normalization": True, "segment_normalization": True},
+        True,
+    ),
+    "segment-lstm-both+spk+segnorm+h64": (
+        "segment-lstm",
+        {
+            "features": "mfcc+egemaps",
+            "speaker_normalization": True,
+            "segment_normalization": True,
+            "lstm__hidden_size": 64,
+        },
+        True,
+    ),
+    "segment-lstm-both+spk+h128": (
+        "segment-lstm",
+        {"features": "mfcc+egemaps", "speaker_normalization": True, "lstm__hidden_size": 128},
+        True,
+    ),
+    "segment-lstm-both+spk+h256": (
+        "segment-lstm",
+        {"features": "mfcc+egemaps", "speaker_normalization": True, "lstm__hidden_size": 256},
+        True,
+    ),
+    "segment-lstm-both+spk+1s+h128": (
+        "segment-lstm",
+        {
+            "features": "mfcc+egemaps",
+            "speaker_normalization": True,
+            "segment_frames": 100,
+            "segment_hop": 50,
+            "lstm__hidden_size": 128,
+        },
+        True,
+    ),
+    "segment-lstm-both+spk+h128+60epochs": (
+        "segment-lstm",
+        {"features": "mfcc+egemaps", "speaker_normalization": True, "lstm__hidden_size": 128, "max_epochs": 60},
+        True,
+    ),
+    "segment-lstm-both+spk+h128+dropout0.3": ("segment-lstm", {**_H128, "lstm__dropout": 0.3}, True),
+    "segment-lstm-both+spk+h128+2layers": ("segment-lstm", {**_H128, "lstm__num_layers": 2}, True),
+    "segment-lstm-both+spk+h128+batch16": ("segment-lstm", {**_H128, "batch_size": 16}, True),
+    "segment-lstm-both+spk+h128+head64": ("segment-lstm", {**_H128, "lstm__head": (64,)}, True),
+    "segment-lstm-both+spk+h128+max-pooling": ("segment-lstm", {**_H128, "lstm__pooling": "max"}, True),
+    "segment-lstm-both+spk+h128+lr3e-3": ("segment-lstm", {**_H128, "lr": 3e-3}, True),
+    "segment-lstm-both+spk+h64+60epochs": (
+        "segment-lstm",
+        {"features": "mfcc+egemaps", "speaker_normalization": True, "lstm__hidden_size": 64, "max_epochs": 60},
+        True,
+    ),
+    "segment-lstm-both+spk+h64+minmax": (
+        "segment-lstm",
+        {
+            "features": "mfcc+egemaps",
+            "speaker_normalization": True,
+            "lstm__hidden_size": 64,
+            "segments__stats": ("mean", "std", "min", "max"),
+        },
+        True,
+    ),
     "segment-lstm-both+spk+slope": (
         "segment-lstm",
         {"features": "mfcc+egemaps", "speaker_normalization": True, "segments__stats": ("mean", "std", "slope")},
@@ -88,8 +169,11 @@ CANDIDATES = {
     "lstm-egemaps+spk": ("lstm-egemaps", {"speaker_normalization": True}, True),
     "lstm-egemaps+spk+mixup": ("lstm-egemaps", {"speaker_normalization": True, "lstm__mixup_alpha": 0.2}, True),
     "lstm-compare+spk": ("lstm-egemaps", {"feature_set": "ComParE_2016", "speaker_normalization": True}, True),
+    "lstm-best": ("lstm-best", {}, True),
     "best+probability": ("best", {"probability": True}, False),
     "fusion": ("fusion", {}, True),
+    "fusion+log-loss": ("fusion", {"fusion__scoring": "neg_log_loss"}, True),
+    "fusion+equal-weights": ("fusion", {"fusion__weights": None}, True),
 }
 
 
@@ -144,27 +228,32 @@ def run(args):
                     )
                 )
                 row["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+                row["load_average"] = round(os.getloadavg()[0], 1)
                 print(json.dumps(row), flush=True)
                 with open(args.out, "a") as fh:
                     fh.write(json.dumps(row) + "\n")
 
 
 def print_table(out):
+    """Markdown table of ``out``: per corpus, mean ± sd over seeds of the balanced accuracy; the mean of both."""
     rows = [json.loads(line) for line in Path(out).read_text().splitlines() if line.strip()]
     corpora = sorted({row["corpus"] for row in rows}, reverse=True)
-    print("| candidate | " + " | ".join(f"{corpus}: UAR, mean ± sd (seeds) | fit s/fold" for corpus in corpora) + " |")
-    print("|---|" + "---:|---:|" * len(corpora))
+    header = " | ".join(f"{corpus}: UAR, mean ± sd (seeds) | fit s/fold" for corpus in corpora)
+    print(f"| candidate | {header} | mean |")
+    print("|---|" + "---:|---:|" * len(corpora) + "---:|")
     for name in dict.fromkeys(row["candidate"] for row in rows):
-        cells = []
+        cells, means = [], []
         for corpus in corpora:
             chosen = [row for row in rows if (row["candidate"], row["corpus"]) == (name, corpus)]
             if not chosen:
                 cells += ["", ""]
                 continue
             scores = 100 * np.array([row["balanced_accuracy"] for row in chosen])
+            means.append(scores.mean())
             spread = f" ± {scores.std():.1f} ({len(scores)})" if len(scores) > 1 else ""
             cells += [f"{scores.mean():.1f}%{spread}", f"{np.mean([r['fit_seconds_per_fold'] for r in chosen]):.0f}"]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        mean = f"{np.mean(means):.1f}%" if len(means) == len(corpora) else ""
+        print(f"| {name} | " + " | ".join(cells) + f" | {mean} |")
 
 
 def main():

@@ -29,6 +29,13 @@ Recognition" (2025):
     The same LSTM over openSMILE's 25 eGeMAPS low-level descriptors (pitch,
     jitter, shimmer, loudness, formants, spectral balance) every 10 ms,
     standardized (per speaker with ``speaker_normalization=True``).
+``"lstm-mfcc"``
+    The same LSTM over 40 MFCC with deltas and delta-deltas, standardized (per
+    speaker with ``speaker_normalization=True``).
+``"segment-lstm"``
+    A small LSTM over segment statistics: the mean and standard deviation of
+    MFCC (or eGeMAPS descriptors, or both) over every half second, every
+    quarter second.
 ``"crnn-logmel"``
     The input of ``"lstm-logmel"`` through a small 2-D CNN over (time, Mel),
     its static, delta and delta-delta blocks as three channels, feeding the
@@ -230,6 +237,7 @@ def segment_lstm(
     *,
     features="mfcc",
     speaker_normalization=False,
+    segment_normalization=False,
     segment_frames=50,
     segment_hop=25,
     max_epochs=30,
@@ -251,7 +259,8 @@ def segment_lstm(
     ``speaker_normalization=True``, are summarised by
     :class:`~sklearn_ser.features.SegmentPooling` (mean and standard
     deviation over ``segment_frames`` frames every ``segment_hop``; 0.5 s
-    every 0.25 s at 10 ms frames), standardized, into a bidirectional
+    every 0.25 s at 10 ms frames), normalized per speaker with
+    ``segment_normalization=True``, standardized, into a bidirectional
     32-unit LSTM whose outputs are averaged over time, with dropout 0.5.
     """
     extraction = dict(n_jobs=n_jobs, memory=memory, verbose=verbose)
@@ -271,8 +280,10 @@ def segment_lstm(
         dropout=0.5,
         **_training(lr, batch_size, max_epochs, device, random_state, verbose),
     )
-    segments = SegmentPooling(segment_frames=segment_frames, segment_hop=segment_hop)
-    return Pipeline([*steps, ("segments", segments), ("scale", SequenceScaler()), ("lstm", lstm)])
+    steps.append(("segments", SegmentPooling(segment_frames=segment_frames, segment_hop=segment_hop)))
+    if segment_normalization:
+        steps.append(("segment_norm", SpeakerNormalizer()))
+    return Pipeline([*steps, ("scale", SequenceScaler()), ("lstm", lstm)])
 
 
 def lstm_egemaps(
@@ -607,19 +618,22 @@ def lstm_best(
 ):
     """The best speaker-independent sequence model found on TESS and the synthetic corpus.
 
-    :func:`lstm_egemaps` with ``speaker_normalization=True``: eGeMAPS
-    low-level descriptors every 10 ms, standardized per speaker (speaker ids
+    :func:`segment_lstm` over MFCC and eGeMAPS low-level descriptors
+    (``features="mfcc+egemaps"``), normalized per speaker (speaker ids
     routed as ``speaker`` metadata; without them, with the training
-    statistics), into a bidirectional 128-unit LSTM with attention. How it
-    was chosen and its measured scores: ``docs/evaluation.md``. Needs the
-    ``opensmile`` package.
+    statistics), with a 128-unit LSTM: the mean and spread of the 65
+    descriptors and their deltas in every half second, read by a
+    bidirectional LSTM. How it was chosen and its measured scores:
+    ``docs/evaluation.md``. Needs the ``opensmile`` package.
     """
-    return lstm_egemaps(
+    pipeline = segment_lstm(
+        features="mfcc+egemaps",
         speaker_normalization=True,
         **_training(lr, batch_size, max_epochs, device, random_state, verbose),
         n_jobs=n_jobs,
         memory=memory,
     )
+    return pipeline.set_params(lstm__hidden_size=128)
 
 
 def fusion(
