@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from sklearn_ser._cache import default_cache_dir
+from sklearn_ser._files import write_text_atomically
 from sklearn_ser.datasets import load_synthetic, load_tess, make_synthetic_corpus
 from sklearn_ser.evaluation import evaluate
 from sklearn_ser.recipes import get_recipe
@@ -39,8 +40,9 @@ from sklearn_ser.recipes import get_recipe
 REPOSITORY = Path(__file__).resolve().parents[1]
 DEFAULT_TESS = REPOSITORY.parent / "shared" / "data" / "tess"
 
-_BOTH = {"features": "mfcc+egemaps", "speaker_normalization": True}
-_H128 = {**_BOTH, "lstm__hidden_size": 128}
+#: segment-lstm over MFCC and eGeMAPS descriptors, normalized per speaker; and with 128 units (lstm-best).
+BOTH_PER_SPEAKER = {"features": "mfcc+egemaps", "speaker_normalization": True}
+BOTH_128_UNITS = {**BOTH_PER_SPEAKER, "lstm__hidden_size": 128}
 
 #: name -> (recipe, overrides, deep): deep candidates are evaluated once per seed.
 CANDIDATES = {
@@ -64,22 +66,21 @@ CANDIDATES = {
     "crnn-logmel+spk": ("crnn-logmel", {"speaker_normalization": True}, True),
     "segment-lstm+spk": ("segment-lstm", {"speaker_normalization": True}, True),
     "segment-lstm-egemaps+spk": ("segment-lstm", {"features": "egemaps", "speaker_normalization": True}, True),
-    "segment-lstm-both+spk": ("segment-lstm", {"features": "mfcc+egemaps", "speaker_normalization": True}, True),
+    "segment-lstm-both+spk": ("segment-lstm", BOTH_PER_SPEAKER, True),
     "segment-lstm-both+spk+h64": (
         "segment-lstm",
-        {"features": "mfcc+egemaps", "speaker_normalization": True, "lstm__hidden_size": 64},
+        {**BOTH_PER_SPEAKER, "lstm__hidden_size": 64},
         True,
     ),
     "segment-lstm-both+spk+1s": (
         "segment-lstm",
-        {"features": "mfcc+egemaps", "speaker_normalization": True, "segment_frames": 100, "segment_hop": 50},
+        {**BOTH_PER_SPEAKER, "segment_frames": 100, "segment_hop": 50},
         True,
     ),
     "segment-lstm-both+spk+1s+h64": (
         "segment-lstm",
         {
-            "features": "mfcc+egemaps",
-            "speaker_normalization": True,
+            **BOTH_PER_SPEAKER,
             "segment_frames": 100,
             "segment_hop": 50,
             "lstm__hidden_size": 64,
@@ -88,14 +89,13 @@ CANDIDATES = {
     ),
     "segment-lstm-both+spk+segnorm": (
         "segment-lstm",
-        {"features": "mfcc+egemaps", "speaker_normalization": True, "segment_normalization": True},
+        {**BOTH_PER_SPEAKER, "segment_normalization": True},
         True,
     ),
     "segment-lstm-both+spk+segnorm+h64": (
         "segment-lstm",
         {
-            "features": "mfcc+egemaps",
-            "speaker_normalization": True,
+            **BOTH_PER_SPEAKER,
             "segment_normalization": True,
             "lstm__hidden_size": 64,
         },
@@ -103,19 +103,18 @@ CANDIDATES = {
     ),
     "segment-lstm-both+spk+h128": (
         "segment-lstm",
-        {"features": "mfcc+egemaps", "speaker_normalization": True, "lstm__hidden_size": 128},
+        {**BOTH_PER_SPEAKER, "lstm__hidden_size": 128},
         True,
     ),
     "segment-lstm-both+spk+h256": (
         "segment-lstm",
-        {"features": "mfcc+egemaps", "speaker_normalization": True, "lstm__hidden_size": 256},
+        {**BOTH_PER_SPEAKER, "lstm__hidden_size": 256},
         True,
     ),
     "segment-lstm-both+spk+1s+h128": (
         "segment-lstm",
         {
-            "features": "mfcc+egemaps",
-            "speaker_normalization": True,
+            **BOTH_PER_SPEAKER,
             "segment_frames": 100,
             "segment_hop": 50,
             "lstm__hidden_size": 128,
@@ -124,25 +123,24 @@ CANDIDATES = {
     ),
     "segment-lstm-both+spk+h128+60epochs": (
         "segment-lstm",
-        {"features": "mfcc+egemaps", "speaker_normalization": True, "lstm__hidden_size": 128, "max_epochs": 60},
+        {**BOTH_PER_SPEAKER, "lstm__hidden_size": 128, "max_epochs": 60},
         True,
     ),
-    "segment-lstm-both+spk+h128+dropout0.3": ("segment-lstm", {**_H128, "lstm__dropout": 0.3}, True),
-    "segment-lstm-both+spk+h128+2layers": ("segment-lstm", {**_H128, "lstm__num_layers": 2}, True),
-    "segment-lstm-both+spk+h128+batch16": ("segment-lstm", {**_H128, "batch_size": 16}, True),
-    "segment-lstm-both+spk+h128+head64": ("segment-lstm", {**_H128, "lstm__head": (64,)}, True),
-    "segment-lstm-both+spk+h128+max-pooling": ("segment-lstm", {**_H128, "lstm__pooling": "max"}, True),
-    "segment-lstm-both+spk+h128+lr3e-3": ("segment-lstm", {**_H128, "lr": 3e-3}, True),
+    "segment-lstm-both+spk+h128+dropout0.3": ("segment-lstm", {**BOTH_128_UNITS, "lstm__dropout": 0.3}, True),
+    "segment-lstm-both+spk+h128+2layers": ("segment-lstm", {**BOTH_128_UNITS, "lstm__num_layers": 2}, True),
+    "segment-lstm-both+spk+h128+batch16": ("segment-lstm", {**BOTH_128_UNITS, "batch_size": 16}, True),
+    "segment-lstm-both+spk+h128+head64": ("segment-lstm", {**BOTH_128_UNITS, "lstm__head": (64,)}, True),
+    "segment-lstm-both+spk+h128+max-pooling": ("segment-lstm", {**BOTH_128_UNITS, "lstm__pooling": "max"}, True),
+    "segment-lstm-both+spk+h128+lr3e-3": ("segment-lstm", {**BOTH_128_UNITS, "lr": 3e-3}, True),
     "segment-lstm-both+spk+h64+60epochs": (
         "segment-lstm",
-        {"features": "mfcc+egemaps", "speaker_normalization": True, "lstm__hidden_size": 64, "max_epochs": 60},
+        {**BOTH_PER_SPEAKER, "lstm__hidden_size": 64, "max_epochs": 60},
         True,
     ),
     "segment-lstm-both+spk+h64+minmax": (
         "segment-lstm",
         {
-            "features": "mfcc+egemaps",
-            "speaker_normalization": True,
+            **BOTH_PER_SPEAKER,
             "lstm__hidden_size": 64,
             "segments__stats": ("mean", "std", "min", "max"),
         },
@@ -150,17 +148,17 @@ CANDIDATES = {
     ),
     "segment-lstm-both+spk+slope": (
         "segment-lstm",
-        {"features": "mfcc+egemaps", "speaker_normalization": True, "segments__stats": ("mean", "std", "slope")},
+        {**BOTH_PER_SPEAKER, "segments__stats": ("mean", "std", "slope")},
         True,
     ),
     "segment-lstm-both+spk+attention": (
         "segment-lstm",
-        {"features": "mfcc+egemaps", "speaker_normalization": True, "lstm__pooling": "attention"},
+        {**BOTH_PER_SPEAKER, "lstm__pooling": "attention"},
         True,
     ),
     "segment-lstm-both+spk+mixup": (
         "segment-lstm",
-        {"features": "mfcc+egemaps", "speaker_normalization": True, "lstm__mixup_alpha": 0.2},
+        {**BOTH_PER_SPEAKER, "lstm__mixup_alpha": 0.2},
         True,
     ),
     "lstm-mfcc+spk": ("lstm-mfcc", {"speaker_normalization": True}, True),
@@ -203,11 +201,15 @@ def evaluate_candidate(name, corpus, seed, *, memory, max_epochs, device):
     }
 
 
-def done(out):
+def read_rows(out):
+    """The rows of ``out`` (none if it does not exist)."""
     if not Path(out).exists():
-        return set()
-    rows = [json.loads(line) for line in Path(out).read_text().splitlines() if line.strip()]
-    return {(row["candidate"], row["corpus"], row["seed"]) for row in rows}
+        return []
+    return [json.loads(line) for line in Path(out).read_text().splitlines() if line.strip()]
+
+
+def done(out):
+    return {(row["candidate"], row["corpus"], row["seed"]) for row in read_rows(out)}
 
 
 def run(args):
@@ -230,13 +232,12 @@ def run(args):
                 row["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
                 row["load_average"] = round(os.getloadavg()[0], 1)
                 print(json.dumps(row), flush=True)
-                with open(args.out, "a") as fh:
-                    fh.write(json.dumps(row) + "\n")
+                write_text_atomically(args.out, "".join(f"{json.dumps(r)}\n" for r in [*read_rows(args.out), row]))
 
 
 def print_table(out):
     """Markdown table of ``out``: per corpus, mean ± sd over seeds of the balanced accuracy; the mean of both."""
-    rows = [json.loads(line) for line in Path(out).read_text().splitlines() if line.strip()]
+    rows = read_rows(out)
     corpora = sorted({row["corpus"] for row in rows}, reverse=True)
     header = " | ".join(f"{corpus}: UAR, mean ± sd (seeds) | fit s/fold" for corpus in corpora)
     print(f"| candidate | {header} | mean |")

@@ -44,8 +44,7 @@ SILENCE_DBFS = -60.0
 
 def prepare_models(workdir):
     """Fit the recipes on a synthetic corpus (once) and return {recipe: model path}."""
-    import joblib
-
+    from sklearn_ser._files import dump_atomically
     from sklearn_ser.datasets import load_synthetic, make_synthetic_corpus
     from sklearn_ser.recipes import get_recipe
 
@@ -61,7 +60,7 @@ def prepare_models(workdir):
         path = workdir / f"{recipe}.joblib"
         if not path.is_file():
             model = get_recipe(recipe, random_state=0, **overrides).fit(corpus["path"], corpus["label"])
-            joblib.dump(model, path)
+            dump_atomically(model, path)
         paths[recipe] = path
     return corpus, paths
 
@@ -166,7 +165,9 @@ def main(argv=None):
         results=results,
     )
     if args.out:
-        args.out.write_text(json.dumps(report, indent=2))
+        from sklearn_ser._files import write_text_atomically
+
+        write_text_atomically(args.out, json.dumps(report, indent=2))
     return report
 
 

@@ -261,7 +261,7 @@ def segment_lstm(
     deviation over ``segment_frames`` frames every ``segment_hop``; 0.5 s
     every 0.25 s at 10 ms frames), normalized per speaker with
     ``segment_normalization=True``, standardized, into a bidirectional
-    32-unit LSTM whose outputs are averaged over time, with dropout 0.5.
+    32-unit LSTM whose outputs are averaged over time, into the output layer.
     """
     extraction = dict(n_jobs=n_jobs, memory=memory, verbose=verbose)
     streams = {"mfcc": MFCC(n_mfcc=40, **extraction), "egemaps": EGeMAPSFrames(**extraction)}
@@ -277,7 +277,6 @@ def segment_lstm(
         hidden_size=32,
         bidirectional=True,
         pooling="mean",
-        dropout=0.5,
         **_training(lr, batch_size, max_epochs, device, random_state, verbose),
     )
     steps.append(("segments", SegmentPooling(segment_frames=segment_frames, segment_hop=segment_hop)))

@@ -51,3 +51,24 @@ def test_transformers_that_disagree_on_the_utterances_are_refused():
     union = SequenceUnion([("a", columns(0, 1)), ("b", FunctionTransformer(lambda X: list(X)[:1]))])
     with pytest.raises(ValueError, match="different numbers of utterances"):
         union.fit_transform([np.ones((3, 2)), np.ones((4, 2))])
+
+
+def test_sequences_of_other_frame_rates_are_refused_naming_the_transformers():
+    sequences = [np.ones((40, 2), np.float32)]
+    halved = FunctionTransformer(lambda X: [x[::2, 1:] for x in X])
+    union = SequenceUnion([("full", columns(0, 1)), ("halved", halved)])
+    with pytest.raises(ValueError, match=r"Utterance 0 .*full: 40, halved: 20 frames.*max_frame_difference=10"):
+        union.fit_transform(sequences)
+    assert union.set_params(max_frame_difference=20).fit_transform(sequences)[0].shape == (20, 2)
+
+
+@pytest.mark.parametrize("special", ["drop", "passthrough"])
+def test_drop_and_passthrough_are_refused(special):
+    with pytest.raises(ValueError, match=f"'b' is '{special}'"):
+        SequenceUnion([("a", columns(0, 1)), ("b", special)]).fit([np.ones((3, 2))])
+
+
+def test_a_transformer_returning_a_table_is_named():
+    table = FunctionTransformer(lambda X: np.ones((len(X), 2)))
+    with pytest.raises(ValueError, match="'table' did not return"):
+        SequenceUnion([("a", columns(0, 1)), ("table", table)]).fit_transform([np.ones((3, 2))])

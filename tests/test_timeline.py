@@ -508,7 +508,7 @@ def test_cli_ctrl_c_saves_nothing(model_file, recording_file, tmp_path, monkeypa
 def test_plot_timeline_draws_envelope_labels_and_probabilities(svm, recording, recording_file, tmp_path, monkeypatch):
     monkeypatch.setattr(_stream, "BLOCK_FRAMES", 10000)  # the envelope is computed block by block
     timeline = predict_timeline(svm, recording_file, window=2.0, hop=1.0)
-    fig = plot_timeline(timeline, recording_file, title="session")
+    fig = plot_timeline(timeline, recording_file, title="interview")
     wave_ax, label_ax, proba_ax = fig.axes[:3]
     assert [wave_ax.get_ylabel(), proba_ax.get_ylabel()] == ["Amplitude", "Probability"]
     native = soundfile.read(recording_file, dtype="float32")[0].mean(axis=1)
@@ -532,3 +532,26 @@ def test_plot_timeline_without_waveform_or_probabilities():
         plot_timeline(timeline.drop(columns="speech"))
     with pytest.raises(ValueError, match="no rows"):
         plot_timeline(timeline.iloc[:0])
+
+
+def test_the_label_strip_shows_classes_that_are_not_strings():
+    timeline = pd.DataFrame(
+        {
+            "start": [0.0, 1.0, 2.0],
+            "end": [2.0, 3.0, 4.0],
+            "speech": [True, True, False],
+            "label": pd.Series([0, 1, None], dtype=object),  # as predict_timeline gives integer classes
+            "prob_0": [0.9, 0.2, np.nan],
+            "prob_1": [0.1, 0.8, np.nan],
+        }
+    )
+    label_ax = plot_timeline(timeline).axes[0]
+    cells = [patch.get_data().values.tolist() for patch in label_ax.patches]
+    assert cells == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+
+
+def test_the_opensmile_features_need_a_60_ms_window():
+    from sklearn_ser.features import EGeMAPS
+
+    pytest.importorskip("opensmile")
+    assert minimum_window(make_pipeline(EGeMAPS(), StandardScaler())) == pytest.approx(0.06)

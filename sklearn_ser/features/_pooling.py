@@ -37,6 +37,13 @@ STATISTICS = {
 }
 
 
+def statistics_names(estimator, input_features):
+    """``<feature>_<statistic>`` for every statistic of ``estimator.stats``, statistic-major."""
+    check_is_fitted(estimator)
+    names = _check_feature_names_in(estimator, input_features)
+    return np.asarray([f"{name}_{stat}" for stat in estimator.stats for name in names], dtype=object)
+
+
 def check_stats(stats):
     """Raise a ValueError unless ``stats`` is a non-empty tuple of distinct names of STATISTICS."""
     unknown = [name for name in stats if name not in STATISTICS]
@@ -123,9 +130,7 @@ class SequencePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         -------
         feature_names_out : ndarray of str objects
         """
-        check_is_fitted(self)
-        names = _check_feature_names_in(self, input_features)
-        return np.asarray([f"{name}_{stat}" for stat in self.stats for name in names], dtype=object)
+        return statistics_names(self, input_features)
 
     def _check_params(self):
         check_stats(self.stats)

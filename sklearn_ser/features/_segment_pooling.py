@@ -6,10 +6,9 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from .._sequences import SequenceTransformer
-from ._pooling import STATISTICS, check_stats
+from ._pooling import STATISTICS, check_stats, statistics_names
 
 
 def segment_starts(n_frames, segment_frames, segment_hop):
@@ -96,9 +95,7 @@ class SegmentPooling(SequenceTransformer):
         -------
         feature_names_out : ndarray of str objects
         """
-        check_is_fitted(self)
-        names = _check_feature_names_in(self, input_features)
-        return np.asarray([f"{name}_{stat}" for stat in self.stats for name in names], dtype=object)
+        return statistics_names(self, input_features)
 
     def _transform_one(self, sequence):
         frames = sequence.astype(np.float64)

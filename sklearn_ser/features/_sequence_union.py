@@ -26,13 +26,23 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
     Parameters
     ----------
     transformer_list : list of (str, transformer) tuples
-        The transformers, each returning sequences at the same frame rate.
+        The transformers, each returning sequences at the same frame rate
+        (``"drop"`` and ``"passthrough"`` are not supported).
+    max_frame_difference : int, default=10
+        The most frames by which an utterance's sequences may differ in
+        length; more is refused with a ``ValueError``, as a sign of frame
+        rates that differ.
     n_jobs : int or None, default=None
         Transformers run in parallel.
     verbose : bool, default=False
         Print the time each transformer takes.
     verbose_feature_names_out : bool, default=True
         Prefix each feature name with its transformer's name.
+
+    Attributes
+    ----------
+    named_transformers : :class:`~sklearn.utils.Bunch`
+        The transformers by name (fitted after :meth:`fit`).
 
     See Also
     --------
@@ -51,7 +61,15 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
            [ 2., 30.]], dtype=float32)
     """
 
-    def __init__(self, transformer_list, *, n_jobs=None, verbose=False, verbose_feature_names_out=True):
+    def __init__(
+        self,
+        transformer_list,
+        *,
+        max_frame_difference=10,
+        n_jobs=None,
+        verbose=False,
+        verbose_feature_names_out=True,
+    ):
         super().__init__(
             transformer_list,
             n_jobs=n_jobs,
@@ -59,11 +77,64 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
             verbose=verbose,
             verbose_feature_names_out=verbose_feature_names_out,
         )
+        self.max_frame_difference = max_frame_difference
 
-    def get_params(self, deep=True):
-        params = super().get_params(deep=deep)
-        params.pop("transformer_weights", None)
-        return params
+    def fit(self, X, y=None, **params):
+        """Fit every transformer on ``X``.
+
+        Parameters
+        ----------
+        X : sequence of paths, waveforms or sequences
+            What the transformers take.
+        y : array-like of shape (n_samples,), optional
+            Targets, for transformers that use them.
+        **params
+            Metadata routed to the transformers, as for
+            :class:`~sklearn.pipeline.FeatureUnion`.
+
+        Returns
+        -------
+        self : object
+        """
+        self._check_transformers()
+        return super().fit(X, y, **params)
+
+    def fit_transform(self, X, y=None, **params):
+        """Fit every transformer on ``X`` and join their sequences.
+
+        Parameters
+        ----------
+        X : sequence of paths, waveforms or sequences
+            What the transformers take.
+        y : array-like of shape (n_samples,), optional
+            Targets, for transformers that use them.
+        **params
+            Metadata routed to the transformers.
+
+        Returns
+        -------
+        sequences : FeatureSequences
+        """
+        self._check_transformers()
+        return super().fit_transform(X, y, **params)
+
+    @property
+    def n_features_in_(self):
+        """Features of ``X`` seen by the first transformer in :meth:`fit`, when it records them."""
+        return self.transformer_list[0][1].n_features_in_
+
+    @property
+    def feature_names_in_(self):
+        """Names of the features of ``X`` seen by the first transformer in :meth:`fit`, when it records them."""
+        return self.transformer_list[0][1].feature_names_in_
+
+    def _check_transformers(self):
+        for name, transformer in self.transformer_list:
+            if isinstance(transformer, str):
+                raise ValueError(
+                    f"SequenceUnion joins the sequences of transformers; {name!r} is {transformer!r}, "
+                    "which it does not support."
+                )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -71,18 +142,29 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
         return tags
 
     def _hstack(self, Xs):
-        sequences = [list(X) for X in Xs]
+        names = [name for name, _ in self.transformer_list]
+        sequences = [[np.asarray(x, dtype=np.float32) for x in X] for X in Xs]
         counts = {len(X) for X in sequences}
         if len(counts) != 1:
             raise ValueError(
                 f"The transformers returned sequences for different numbers of utterances: {sorted(counts)}."
             )
+        for name, X in zip(names, sequences):
+            if any(x.ndim != 2 for x in X):
+                raise ValueError(f"Transformer {name!r} did not return (n_frames, n_features) sequences.")
         joined = []
-        for frames in zip(*sequences):
-            n_frames = min(len(f) for f in frames)
-            joined.append(np.concatenate([np.asarray(f, dtype=np.float32)[:n_frames] for f in frames], axis=1))
+        for index, frames in enumerate(zip(*sequences)):
+            lengths = [len(f) for f in frames]
+            if max(lengths) - min(lengths) > self.max_frame_difference:
+                counts = ", ".join(f"{name}: {length}" for name, length in zip(names, lengths))
+                raise ValueError(
+                    f"Utterance {index} has sequences of different lengths ({counts} frames), more than "
+                    f"max_frame_difference={self.max_frame_difference} apart: are the frame rates the same?"
+                )
+            n_frames = min(lengths)
+            joined.append(np.concatenate([f[:n_frames] for f in frames], axis=1))
         try:
-            names = self.get_feature_names_out()
-        except (AttributeError, ValueError):
+            feature_names = self.get_feature_names_out()
+        except AttributeError:  # a transformer without get_feature_names_out
             return joined
-        return FeatureSequences(joined, names)
+        return FeatureSequences(joined, feature_names)

@@ -87,7 +87,7 @@ def plot_timeline(timeline, source=None, *, sr=None, title=None):
 
     labels = timeline["label"].to_numpy(object)
     for index, label in enumerate(classes):
-        cells = np.asarray([value == label for value in labels])
+        cells = np.asarray([value is not None and str(value) == str(label) for value in labels])
         label_ax.stairs(cells.astype(float), edges, fill=True, color=colours[index], linewidth=0)
     label_ax.set_ylim(0, 1)
     label_ax.set_yticks([])

@@ -103,11 +103,13 @@ def predict_timeline(
     -------
     timeline : pandas.DataFrame
         One row per window, in order: ``start`` and ``end`` (seconds),
-        ``speech`` (bool), ``label`` (the predicted label, None for a
-        non-speech window) and, for a model with ``predict_proba``, one
-        ``prob_<class>`` column per class of ``model.classes_`` (NaN for a
-        non-speech window). A model without ``predict_proba`` gives labels
-        only, and no probability columns.
+        ``speech`` (bool), ``label`` (None for a non-speech window) and,
+        for a model with ``predict_proba``, one ``prob_<class>`` column per
+        class of ``model.classes_`` (NaN for a non-speech window); the label
+        is then the most probable class (after smoothing, if any), which for
+        a calibrated model may differ from what its ``predict`` says. A
+        model without ``predict_proba`` gives the labels of ``predict`` only,
+        and no probability columns.
 
     Raises
     ------
