@@ -532,6 +532,20 @@ def best(*, C=10.0, probability=False, random_state=None, n_jobs=None, memory=No
     )
 
 
+def _speech_embedder(model, layer, pooling, local_files_only, device, n_jobs, memory, verbose):
+    """The SpeechEmbedder of the ssl recipes."""
+    return SpeechEmbedder(
+        model=model,
+        layer=layer,
+        pooling=pooling,
+        local_files_only=local_files_only,
+        device=device,
+        n_jobs=n_jobs,
+        memory=memory,
+        verbose=verbose,
+    )
+
+
 def ssl_svm(
     *,
     model="microsoft/wavlm-base-plus",
@@ -557,16 +571,7 @@ def ssl_svm(
     ``local_files_only=True`` nothing is downloaded. ``probability`` as in
     :func:`svm_mfcc`. Needs the ``transformers`` package.
     """
-    embedder = SpeechEmbedder(
-        model=model,
-        layer=layer,
-        pooling="mean",
-        local_files_only=local_files_only,
-        device=device,
-        n_jobs=n_jobs,
-        memory=memory,
-        verbose=verbose,
-    )
+    embedder = _speech_embedder(model, layer, "mean", local_files_only, device, n_jobs, memory, verbose)
     return Pipeline(
         [("speech", embedder), ("speaker_norm", SpeakerNormalizer()), ("svm", _svm(C, probability, random_state))]
     )
@@ -596,16 +601,7 @@ def ssl_lstm(
     ``model`` and ``local_files_only`` as in :func:`ssl_svm`. Needs the
     ``transformers`` package.
     """
-    embedder = SpeechEmbedder(
-        model=model,
-        layer=layer,
-        pooling=None,
-        local_files_only=local_files_only,
-        device=device,
-        n_jobs=n_jobs,
-        memory=memory,
-        verbose=verbose,
-    )
+    embedder = _speech_embedder(model, layer, None, local_files_only, device, n_jobs, memory, verbose)
     lstm = _attention_bilstm(**_training(lr, batch_size, max_epochs, device, random_state, verbose))
     return Pipeline(
         [("speech", embedder), ("speaker_norm", SpeakerNormalizer()), ("scale", SequenceScaler()), ("lstm", lstm)]
