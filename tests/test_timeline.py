@@ -99,7 +99,7 @@ def recording_file(recording, tmp_path_factory):
     """The recording as a 24 kHz stereo FLAC file: read in blocks, mixed down and resampled."""
     waveform, _ = recording
     native = load_resampled(waveform, SR, 24000)
-    path = tmp_path_factory.mktemp("recording") / "session.flac"
+    path = tmp_path_factory.mktemp("recording") / "interview.flac"
     soundfile.write(path, np.stack([native, native], axis=1), 24000)
     return path
 
