@@ -177,6 +177,32 @@ def frame_statistics(sequences):
     return mean, np.where(scale > 0, scale, 1.0)
 
 
+def sliding_starts(n_items, length, hop):
+    """First index of every window of ``length`` items, every ``hop`` items, over ``n_items``.
+
+    Windows start every ``hop`` while they fit; if the last one ends before
+    the items do, one more window ends exactly at the last item (it overlaps
+    its predecessor by more than the others do), so that every item is
+    covered. At most ``length`` items give one window, starting at 0. The
+    segments of :class:`~sklearn_ser.features.SegmentPooling` (frames) and
+    the windows of :func:`~sklearn_ser.timeline.predict_timeline` (samples)
+    are placed this way.
+
+    Examples
+    --------
+    >>> from sklearn_ser._sequences import sliding_starts
+    >>> sliding_starts(10, 4, 2).tolist()
+    [0, 2, 4, 6]
+    >>> sliding_starts(11, 4, 2).tolist()
+    [0, 2, 4, 6, 7]
+    >>> sliding_starts(3, 4, 2).tolist()
+    [0]
+    """
+    last = max(n_items - length, 0)
+    starts = np.arange(0, last + 1, hop, dtype=np.int64)
+    return starts if starts[-1] == last else np.append(starts, last)
+
+
 def check_sequences(X, *, n_features=None):
     """Validate a batch of feature sequences.
 

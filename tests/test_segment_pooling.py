@@ -4,8 +4,8 @@ from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 
+from sklearn_ser._sequences import sliding_starts
 from sklearn_ser.features import DeltaStack, FeatureSequences, SegmentPooling, SequencePooling
-from sklearn_ser.features._segment_pooling import segment_starts
 
 
 @pytest.mark.parametrize(
@@ -13,7 +13,7 @@ from sklearn_ser.features._segment_pooling import segment_starts
     [(10, 4, 2, [0, 2, 4, 6]), (11, 4, 2, [0, 2, 4, 6, 7]), (3, 4, 2, [0]), (4, 4, 4, [0]), (9, 4, 4, [0, 4, 5])],
 )
 def test_segments_cover_every_frame(n_frames, segment_frames, segment_hop, expected):
-    starts = segment_starts(n_frames, segment_frames, segment_hop)
+    starts = sliding_starts(n_frames, segment_frames, segment_hop)
     assert starts.tolist() == expected
     covered = np.zeros(n_frames, bool)
     for start in starts:
@@ -30,7 +30,7 @@ def test_each_segment_gets_the_statistics_of_sequence_pooling():
     assert isinstance(out, FeatureSequences) and [s.shape for s in out] == [(7, 9), (1, 9), (9, 9)]
     reference = SequencePooling(stats=stats).fit(sequences)
     for sequence, pooled in zip(sequences, out):
-        starts = segment_starts(len(sequence), 10, 5)
+        starts = sliding_starts(len(sequence), 10, 5)
         expected = reference.transform([sequence[start : start + 10] for start in starts])
         np.testing.assert_allclose(pooled, expected, rtol=1e-6, atol=1e-6)
         assert pooled.dtype == np.float32

@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_ser import InvalidAudioError, load_audio
+from sklearn_ser._sequences import sliding_starts
 from sklearn_ser.cli import main
 from sklearn_ser.datasets import make_synthetic_corpus
 from sklearn_ser.features import SequencePooling
@@ -26,7 +27,7 @@ from sklearn_ser.recipes import get_recipe
 from sklearn_ser.timeline import _stream, predict_timeline, window_clips
 from sklearn_ser.timeline._model import minimum_window
 from sklearn_ser.timeline._smoothing import smooth_runs
-from sklearn_ser.timeline._windows import sliding_windows, window_starts
+from sklearn_ser.timeline._windows import sliding_windows
 
 from .conftest import tone
 
@@ -136,13 +137,13 @@ def test_waveform_source_is_read_like_a_file(write_audio):
 
 
 @pytest.mark.parametrize(("n_samples", "length", "hop"), [(100, 10, 10), (101, 10, 3), (7, 10, 5), (10, 10, 1)])
-def test_sliding_windows_cut_the_stream_where_window_starts_says(n_samples, length, hop):
+def test_sliding_windows_cut_the_stream_where_sliding_starts_says(n_samples, length, hop):
     y = np.arange(n_samples, dtype=np.float32)
     rng = np.random.default_rng(n_samples)
     cuts = np.sort(rng.choice(np.arange(1, n_samples), size=min(5, n_samples - 1), replace=False))
     windows = list(sliding_windows(np.split(y, cuts), length, hop))
     starts = [start for start, _ in windows]
-    assert starts == window_starts(n_samples, length, hop).tolist()
+    assert starts == sliding_starts(n_samples, length, hop).tolist()
     for start, window in windows:
         np.testing.assert_array_equal(window, y[start : start + length])
     assert windows[-1][1][-1] == n_samples - 1  # the last window reaches the end
@@ -196,7 +197,7 @@ def test_every_window_is_classified_as_its_own_clip(model_name, recording, reque
     waveform, _ = recording
     waveform = waveform[: 6 * SR]
     timeline = predict_timeline(model, waveform, sr=SR, window=1.5, hop=0.5, vad=None, batch_size=5)
-    starts = window_starts(len(waveform), int(1.5 * SR), int(0.5 * SR))
+    starts = sliding_starts(len(waveform), int(1.5 * SR), int(0.5 * SR))
     np.testing.assert_allclose(timeline["start"], starts / SR)
     np.testing.assert_allclose(timeline["end"], (starts + 1.5 * SR) / SR)
     assert timeline["speech"].all()
@@ -437,7 +438,7 @@ def test_window_clips_cuts_as_the_timeline_does(split):
     assert clip.tolist() == sorted(clip.tolist()) and set(clip) == {0, 1, 2}
     assert (y == labels.to_numpy(dtype=object)[clip]).all()
     first = load_audio(paths[0], sr=SR)
-    starts = window_starts(len(first), int(WINDOW * SR), int(HOP * SR))
+    starts = sliding_starts(len(first), int(WINDOW * SR), int(HOP * SR))
     for start, window in zip(starts, [w for w, c in zip(windows, clip) if c == 0]):
         np.testing.assert_array_equal(window, first[start : start + int(WINDOW * SR)])
     with pytest.raises(ValueError, match="3 clips but y 2 labels"):

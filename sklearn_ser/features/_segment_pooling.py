@@ -7,18 +7,8 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from .._sequences import SequenceTransformer
+from .._sequences import SequenceTransformer, sliding_starts
 from ._pooling import STATISTICS, check_stats, statistics_names
-
-
-def segment_starts(n_frames, segment_frames, segment_hop):
-    """First frame of every segment: every ``segment_hop`` frames, the last one ending at the last frame.
-
-    A sequence of at most ``segment_frames`` frames is one segment.
-    """
-    last = max(n_frames - segment_frames, 0)
-    starts = np.arange(0, last + 1, segment_hop)
-    return starts if starts[-1] == last else np.append(starts, last)
 
 
 class SegmentPooling(SequenceTransformer):
@@ -100,7 +90,7 @@ class SegmentPooling(SequenceTransformer):
     def _transform_one(self, sequence):
         frames = sequence.astype(np.float64)
         functions = [STATISTICS[name] for name in self.stats]
-        starts = segment_starts(len(frames), self.segment_frames, self.segment_hop)
+        starts = sliding_starts(len(frames), self.segment_frames, self.segment_hop)
         segments = [frames[start : start + self.segment_frames] for start in starts]
         return np.asarray(
             [np.concatenate([function(segment) for function in functions]) for segment in segments], dtype=np.float32

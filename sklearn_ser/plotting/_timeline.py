@@ -137,8 +137,9 @@ def _cell_edges(starts, ends):
 
 
 def _shade_speech(ax, edges, speech, *, label):
-    bounds = np.flatnonzero(np.diff(np.concatenate([[0], speech.astype(np.int8), [0]])))
-    for run, (begin, end) in enumerate(zip(bounds[::2], bounds[1::2])):
+    from ..timeline._windows import speech_runs
+
+    for run, (begin, end) in enumerate(speech_runs(speech)):
         ax.axvspan(edges[begin], edges[end], color=_SPEECH_COLOUR, zorder=0, label=label if run == 0 else None)
 
 

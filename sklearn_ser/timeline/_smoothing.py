@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._windows import speech_runs
+
 
 def smooth_runs(proba, speech, k):
     """Centred moving average of ``proba`` over ``k`` windows, within each run of speech windows.
@@ -35,8 +37,7 @@ def smooth_runs(proba, speech, k):
     """
     smoothed = np.array(proba, dtype=float, copy=True)
     half = k // 2
-    edges = np.flatnonzero(np.diff(np.concatenate([[False], speech, [False]]).astype(np.int8)))
-    for begin, end in zip(edges[::2], edges[1::2]):
+    for begin, end in speech_runs(speech):
         run = proba[begin:end]
         sums = np.concatenate([np.zeros((1, run.shape[1])), np.cumsum(run, axis=0)])
         rows = np.arange(len(run))

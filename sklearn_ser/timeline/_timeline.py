@@ -14,11 +14,12 @@ from tqdm.auto import tqdm
 
 from .._interrupts import recording_interrupts
 from .._predict import load_model
+from .._sequences import sliding_starts
 from ._model import audio_rate, minimum_window
 from ._smoothing import smooth_runs
 from ._stream import Recording
 from ._vad import make_vad
-from ._windows import check_window_and_hop, sliding_windows, window_samples, window_starts
+from ._windows import check_window_and_hop, sliding_windows, window_samples
 
 
 def predict_timeline(
@@ -180,7 +181,7 @@ def predict_timeline(
     detector = make_vad(vad, sr=rate, energy_threshold=energy_threshold, min_speech=min_speech)
     recording = Recording(source, sr=sr)
     length, step = window_samples(window, hop, rate)
-    n_windows = len(window_starts(recording.n_samples_at(rate), length, step))
+    n_windows = len(sliding_starts(recording.n_samples_at(rate), length, step))
     classify = pipeline.predict_proba if has_proba else pipeline.predict
 
     starts, ends, speech, outputs = [], [], [], []

@@ -31,31 +31,6 @@ def check_window_and_hop(window, hop):
         )
 
 
-def window_starts(n_samples, length, hop):
-    """Start samples of the windows :func:`sliding_windows` cuts from ``n_samples`` samples.
-
-    Windows start every ``hop`` samples while they fit; if the last one ends
-    before the recording does, one more window ends exactly at the end (it
-    overlaps its predecessor by more than the others do). A recording
-    shorter than one window gives one window covering it all, starting at 0.
-
-    Examples
-    --------
-    >>> window_starts(10, 4, 2).tolist()
-    [0, 2, 4, 6]
-    >>> window_starts(11, 4, 2).tolist()
-    [0, 2, 4, 6, 7]
-    >>> window_starts(3, 4, 2).tolist()
-    [0]
-    """
-    if n_samples <= length:
-        return np.zeros(1, dtype=np.int64)
-    starts = np.arange(0, n_samples - length + 1, hop, dtype=np.int64)
-    if starts[-1] + length < n_samples:
-        starts = np.append(starts, n_samples - length)
-    return starts
-
-
 def sliding_windows(blocks, length, hop):
     """Windows of ``length`` samples every ``hop`` samples, from successive blocks.
 
@@ -76,7 +51,8 @@ def sliding_windows(blocks, length, hop):
         The window's first sample.
     window : ndarray of shape (length,)
         Its samples (a copy), or all the samples when the recording is
-        shorter than one window; placed as :func:`window_starts` says.
+        shorter than one window; placed as
+        :func:`~sklearn_ser._sequences.sliding_starts` says.
 
     Examples
     --------
@@ -108,3 +84,15 @@ def sliding_windows(blocks, length, hop):
         yield 0, buffer.copy()
     elif last_end < total:
         yield total - length, buffer[len(buffer) - length :].copy()
+
+
+def speech_runs(speech):
+    """``(begin, end)`` of every run of consecutive speech windows, ``end`` excluded.
+
+    Examples
+    --------
+    >>> speech_runs([True, True, False, True])
+    [(0, 2), (3, 4)]
+    """
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(speech, dtype=np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
