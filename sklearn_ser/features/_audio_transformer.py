@@ -110,6 +110,14 @@ class AudioFeatureTransformer(SequenceOutputMixin, TransformerMixin, BaseEstimat
     def _check_params(self):
         """Cross-parameter checks beyond ``_parameter_constraints``."""
 
+    def _analysis_seconds(self):
+        """The shortest input (seconds) that fills one whole analysis frame: 25 ms, the usual speech frame.
+
+        Shorter input would give the features of a zero-padded frame: of the
+        padding, not of the speech.
+        """
+        return 0.025
+
     def _cache_namespace(self):
         return f"{type(self).__name__}-{namespace(type(self).__qualname__, self._cache_params(), self._versions())}"
 

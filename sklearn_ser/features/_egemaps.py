@@ -8,8 +8,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._audio_transformer import AudioFeatureTransformer
-from ._opensmile import FEATURE_SETS, check_finite, import_opensmile, readable_waveform, smile
+from ._opensmile import FEATURE_SETS, OpenSMILETransformer, check_finite, readable_waveform, smile
 from ._table_output import TableOutputMixin
 
 
@@ -25,7 +24,7 @@ class _Functionals:
         return np.ascontiguousarray(features.reshape(1, -1), dtype=np.float32)
 
 
-class EGeMAPS(TableOutputMixin, AudioFeatureTransformer):
+class EGeMAPS(TableOutputMixin, OpenSMILETransformer):
     """openSMILE functionals from audio files or waveforms: one vector per utterance.
 
     Each utterance is decoded (mono, resampled to ``sr`` with soxr, as for
@@ -137,7 +136,7 @@ class EGeMAPS(TableOutputMixin, AudioFeatureTransformer):
     """
 
     _parameter_constraints = {
-        **AudioFeatureTransformer._parameter_constraints,
+        **OpenSMILETransformer._parameter_constraints,
         "feature_set": [StrOptions(set(FEATURE_SETS))],
         "sr": [Interval(Integral, 8000, None, closed="left")],
     }
@@ -189,14 +188,8 @@ class EGeMAPS(TableOutputMixin, AudioFeatureTransformer):
         self._validate_params()
         return np.asarray(smile(self.feature_set).feature_names, dtype=object)
 
-    def _check_params(self):
-        import_opensmile()
-
     def _make_computer(self):
         return _Functionals(feature_set=self.feature_set, sr=self.sr)
 
     def _n_features_out(self):
         return FEATURE_SETS[self.feature_set]
-
-    def _cache_namespace(self):
-        return f"{super()._cache_namespace()}-opensmile{import_opensmile().__version__}"

@@ -8,8 +8,13 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._audio_transformer import AudioFeatureTransformer
-from ._opensmile import DESCRIPTOR_COUNTS, check_finite, import_opensmile, readable_waveform, smile
+from ._opensmile import (
+    DESCRIPTOR_COUNTS,
+    OpenSMILETransformer,
+    check_finite,
+    readable_waveform,
+    smile,
+)
 
 _LEVEL = "LowLevelDescriptors"
 
@@ -26,7 +31,7 @@ class _Descriptors:
         return np.ascontiguousarray(features.to_numpy(), dtype=np.float32)
 
 
-class EGeMAPSFrames(AudioFeatureTransformer):
+class EGeMAPSFrames(OpenSMILETransformer):
     """openSMILE low-level descriptors from audio files or waveforms: one vector per 10 ms frame.
 
     The frame-level counterpart of :class:`EGeMAPS`: the voice parameters
@@ -95,7 +100,7 @@ class EGeMAPSFrames(AudioFeatureTransformer):
     """
 
     _parameter_constraints = {
-        **AudioFeatureTransformer._parameter_constraints,
+        **OpenSMILETransformer._parameter_constraints,
         "feature_set": [StrOptions(set(DESCRIPTOR_COUNTS))],
         "sr": [Interval(Integral, 8000, None, closed="left")],
     }
@@ -145,14 +150,8 @@ class EGeMAPSFrames(AudioFeatureTransformer):
         self._validate_params()
         return np.asarray(smile(self.feature_set, _LEVEL).feature_names, dtype=object)
 
-    def _check_params(self):
-        import_opensmile()
-
     def _make_computer(self):
         return _Descriptors(feature_set=self.feature_set, sr=self.sr)
 
     def _n_features_out(self):
         return DESCRIPTOR_COUNTS[self.feature_set]
-
-    def _cache_namespace(self):
-        return f"{super()._cache_namespace()}-opensmile{import_opensmile().__version__}"

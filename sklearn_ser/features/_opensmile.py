@@ -7,6 +7,7 @@ import threading
 import numpy as np
 
 from .._audio import check_audio_input, is_path
+from ._audio_transformer import AudioFeatureTransformer
 
 #: Functionals per feature set.
 FEATURE_SETS = {"eGeMAPSv02": 88, "eGeMAPSv01b": 88, "GeMAPSv01b": 62, "ComParE_2016": 6373}
@@ -75,3 +76,16 @@ def check_finite(features, X, feature_set):
             f"openSMILE returned NaN or infinite {feature_set} features for {name} "
             f"({len(not_finite)} utterance(s) in all)."
         )
+
+
+class OpenSMILETransformer(AudioFeatureTransformer):
+    """Base of the transformers that compute openSMILE features: the package, its version and its shortest input."""
+
+    def _check_params(self):
+        import_opensmile()
+
+    def _cache_namespace(self):
+        return f"{super()._cache_namespace()}-opensmile{import_opensmile().__version__}"
+
+    def _analysis_seconds(self):
+        return MIN_DURATION_MS / 1000

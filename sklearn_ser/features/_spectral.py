@@ -153,6 +153,9 @@ class _MelParamsMixin:
         if self.fmin >= fmax:
             raise ValueError(f"fmin={self.fmin} must be below fmax={fmax:g}.")
 
+    def _analysis_seconds(self):
+        return self.n_fft / self.sr
+
     def _log_mel(self, log):
         import librosa
 

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from numbers import Integral
-
 from ..features._audio_transformer import AudioFeatureTransformer
-from ..features._opensmile import MIN_DURATION_MS
-
-#: The shortest analysis frame assumed of a feature that declares none (25 ms, the usual speech frame).
-DEFAULT_FRAME_SECONDS = 0.025
 
 
 def audio_transformers(model):
@@ -67,22 +61,11 @@ def audio_rate(model):
 
 
 def minimum_window(model):
-    """The shortest window (seconds) that holds one whole analysis frame of every audio feature of ``model``.
+    """The shortest window (seconds) that fills one whole analysis frame of every audio feature of ``model``.
 
-    A feature with an ``n_fft`` parameter (the spectral ones) analyses
-    frames of ``n_fft`` samples at its ``sr``; the openSMILE features
-    (those with a ``feature_set``) need their longest analysis window,
-    60 ms; others are taken to need :data:`DEFAULT_FRAME_SECONDS`. A
-    shorter window would give features of a zero-padded frame: of the
-    padding, not of the speech.
+    Each audio transformer says how much input that takes (the spectral
+    features: ``n_fft`` samples at ``sr``; openSMILE: its 60 ms pitch
+    window; others: 25 ms). A shorter window would give features of a
+    zero-padded frame: of the padding, not of the speech.
     """
-    frames = [_frame_seconds(transformer) for transformer in audio_transformers(model)]
-    return max(frames, default=DEFAULT_FRAME_SECONDS)
-
-
-def _frame_seconds(transformer):
-    if isinstance(getattr(transformer, "n_fft", None), Integral):
-        return transformer.n_fft / transformer.sr
-    if hasattr(transformer, "feature_set"):
-        return MIN_DURATION_MS / 1000
-    return DEFAULT_FRAME_SECONDS
+    return max(transformer._analysis_seconds() for transformer in audio_transformers(model))
