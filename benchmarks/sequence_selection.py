@@ -44,11 +44,21 @@ DEFAULT_TESS = REPOSITORY.parent / "shared" / "data" / "tess"
 BOTH_PER_SPEAKER = {"features": "mfcc+egemaps", "speaker_normalization": True}
 BOTH_128_UNITS = {**BOTH_PER_SPEAKER, "lstm__hidden_size": 128}
 
+#: lstm-best without the utterance functionals, over half-second segments: the lstm-best before the functionals.
+SEGMENTS_ONLY = {
+    "features__utterance": "drop",
+    "features__segments__segments__segment_frames": 50,
+    "features__segments__segments__segment_hop": 25,
+}
+
+#: the fusion with that LSTM as its member.
+FUSION_SEGMENTS_ONLY = {f"fusion__lstm__{key}": value for key, value in SEGMENTS_ONLY.items()}
+
 #: name -> (recipe, overrides, deep): deep candidates are evaluated once per seed.
 CANDIDATES = {
     "svm-mfcc": ("svm-mfcc", {}, False),
     "svm-mfcc+spk": ("svm-mfcc", {"speaker_normalization": True}, False),
-    "best": ("best", {}, False),
+    "svm-best": ("svm-best", {}, False),
     "lstm-logmel": ("lstm-logmel", {}, True),
     "lstm-logmel+spk": ("lstm-logmel", {"speaker_normalization": True}, True),
     "lstm-logmel+spk+mixup": ("lstm-logmel", {"speaker_normalization": True, "lstm__mixup_alpha": 0.2}, True),
@@ -168,10 +178,24 @@ CANDIDATES = {
     "lstm-egemaps+spk+mixup": ("lstm-egemaps", {"speaker_normalization": True, "lstm__mixup_alpha": 0.2}, True),
     "lstm-compare+spk": ("lstm-egemaps", {"feature_set": "ComParE_2016", "speaker_normalization": True}, True),
     "lstm-best": ("lstm-best", {}, True),
-    "best+probability": ("best", {"probability": True}, False),
+    "lstm-best-as-segment-lstm-both+spk+h128": ("lstm-best", SEGMENTS_ONLY, True),
+    "lstm-best-without-functionals": ("lstm-best", {"features__utterance": "drop"}, True),
+    "lstm-best-half-second": (
+        "lstm-best",
+        {"features__segments__segments__segment_frames": 50, "features__segments__segments__segment_hop": 25},
+        True,
+    ),
+    "svm-best+probability": ("svm-best", {"probability": True}, False),
     "fusion": ("fusion", {}, True),
-    "fusion+log-loss": ("fusion", {"fusion__scoring": "neg_log_loss"}, True),
+    "fusion+balanced-accuracy": ("fusion", {"fusion__scoring": "balanced_accuracy"}, True),
     "fusion+equal-weights": ("fusion", {"fusion__weights": None}, True),
+    "fusion-segments-only": ("fusion", FUSION_SEGMENTS_ONLY, True),
+    "fusion-segments-only+balanced-accuracy": (
+        "fusion",
+        {**FUSION_SEGMENTS_ONLY, "fusion__scoring": "balanced_accuracy"},
+        True,
+    ),
+    "fusion-segments-only+equal-weights": ("fusion", {**FUSION_SEGMENTS_ONLY, "fusion__weights": None}, True),
 }
 
 

@@ -1,14 +1,16 @@
 """
-Choosing the best recipe, speaker-independently
-===============================================
+Choosing the best SVM recipe, speaker-independently
+===================================================
 
-Candidates for the ``"best"`` recipe, compared speaker-independently.
+Candidates for the ``"svm-best"`` recipe, compared speaker-independently.
 
 Every candidate is cross-validated on the same folds under the speaker
 protocol (leave one speaker out); speaker ids reach ``SpeakerNormalizer``
-through metadata routing. The ``"best"`` recipe is the candidate with the
-highest unweighted average recall (balanced accuracy) averaged over TESS and
-the synthetic corpus; ``docs/evaluation.md`` records the run.
+through metadata routing. The ``"svm-best"`` recipe is the candidate with
+the highest unweighted average recall (balanced accuracy) averaged over TESS
+and the synthetic corpus; ``docs/evaluation.md`` records the run, and how the
+sequence models were then compared with it to choose ``"best"``
+(``benchmarks/sequence_selection.py``).
 
     python examples/choose_best_recipe.py                          # synthetic corpus
     python examples/choose_best_recipe.py --corpus tess:../shared/data/tess
@@ -40,7 +42,7 @@ def candidates(memory):
         "mfcc statistics + egemaps, standardized": Pipeline(
             [("features", union), ("scale", egemaps.steps[1][1]), ("svm", egemaps.steps[-1][1])]
         ),
-        "best (mfcc statistics + egemaps, normalized per speaker)": get_recipe("best", **common),
+        "svm-best (mfcc statistics + egemaps, normalized per speaker)": get_recipe("svm-best", **common),
     }
 
 

@@ -29,7 +29,8 @@ QUICK = {
     "densenet-lstm": dict(weights=None, max_epochs=1, segment_frames=32, segment_hop=16, lstm__hidden_size=8),
     "svm-mfcc": dict(probability=True),
     "svm-egemaps": dict(probability=True),
-    "best": dict(probability=True),
+    "svm-best": dict(probability=True),
+    "best": dict(max_epochs=1, lstm__hidden_size=8),
 }
 
 
@@ -198,9 +199,14 @@ def test_the_fusion_routes_the_speakers_to_both_members(corpus, tmp_path):
     args = ["fit", "--corpus", f"synthetic:{root}", "--recipe", "fusion", "--out", str(model)]
     assert main([*args, "--random-state", "0", *[item for option in small for item in ("--set", option)]]) == 0
     fusion = joblib.load(model).named_steps["fusion"]
-    for member in ("lstm", "svm"):
-        statistics = fusion.named_estimators_[member].named_steps["speaker_norm"].speaker_statistics_
-        assert sorted(statistics) == sorted(set(frame["speaker"]))
+    lstm_features = fusion.named_estimators_["lstm"].named_steps["features"].named_transformers
+    normalizers = [
+        fusion.named_estimators_["svm"].named_steps["speaker_norm"],
+        lstm_features["segments"].named_steps["speaker_norm"],
+        lstm_features["utterance"].named_steps["speaker_norm"],
+    ]
+    for normalizer in normalizers:
+        assert sorted(normalizer.speaker_statistics_) == sorted(set(frame["speaker"]))
     assert len(fusion.cv_results_["score"]) == 11 and np.isclose(fusion.weights_.sum(), 1.0)
 
 
@@ -226,3 +232,20 @@ def test_the_segment_lstm_reads_segment_statistics_of_its_features(corpus, featu
     assert sequence.shape[1] == 2 * n_features
     with pytest.raises(ValueError, match="features must be"):
         get_recipe("segment-lstm", features="mel")
+
+
+def test_lstm_best_reads_one_second_segments_beside_the_utterance_functionals(corpus):
+    from sklearn_ser.features import EGeMAPS
+
+    _, frame = corpus
+    fitted = get_recipe("lstm-best", max_epochs=1, lstm__hidden_size=4, random_state=0).fit(
+        frame["path"], frame["label"]
+    )
+    segments = fitted.named_steps["features"].named_transformers["segments"]
+    n_frames = len(segments[:-1].transform(frame["path"][:1])[0])
+    sequence = fitted[:-2].transform(frame["path"][:1])[0]
+    assert len(sequence) == len(range(0, n_frames - 100 + 1, 50)) + ((n_frames - 100) % 50 != 0)
+    assert sequence.shape[1] == 2 * 3 * 65 + 88
+    functionals = fitted.named_steps["features"].named_transformers["utterance"].transform(frame["path"][:1])
+    np.testing.assert_allclose(sequence[:, -88:], np.tile(functionals, (len(sequence), 1)), rtol=1e-5)
+    assert not np.allclose(functionals, EGeMAPS().fit_transform(frame["path"][:1]))

@@ -62,13 +62,76 @@ def test_sequences_of_other_frame_rates_are_refused_naming_the_transformers():
     assert union.set_params(max_frame_difference=20).fit_transform(sequences)[0].shape == (20, 2)
 
 
-@pytest.mark.parametrize("special", ["drop", "passthrough"])
-def test_drop_and_passthrough_are_refused(special):
-    with pytest.raises(ValueError, match=f"'b' is '{special}'"):
-        SequenceUnion([("a", columns(0, 1)), ("b", special)]).fit([np.ones((3, 2))])
+def test_passthrough_is_refused():
+    with pytest.raises(ValueError, match="'b' is 'passthrough'"):
+        SequenceUnion([("a", columns(0, 1)), ("b", "passthrough")]).fit([np.ones((3, 2))])
+
+
+def test_a_dropped_transformer_is_left_out_of_frames_names_and_checks():
+    sequences = [np.arange(12.0).reshape(6, 2)]
+    halved = FunctionTransformer(lambda X: [x[::2] for x in X])
+    union = SequenceUnion([("a", columns(0, 1)), ("halved", halved), ("b", columns(1, 2))], max_frame_difference=1)
+    out = union.set_params(halved="drop").fit_transform(sequences)
+    np.testing.assert_array_equal(out[0], sequences[0])
+    with pytest.raises(ValueError, match="different lengths"):
+        union.set_params(halved=halved).fit_transform(sequences)
 
 
 def test_a_transformer_returning_a_table_is_named():
     table = FunctionTransformer(lambda X: np.ones((len(X), 2)))
     with pytest.raises(ValueError, match="'table' did not return"):
         SequenceUnion([("a", columns(0, 1)), ("table", table)]).fit_transform([np.ones((3, 2))])
+
+
+def test_a_table_is_refused_unless_repeated_and_then_fills_every_frame():
+    sequences = [np.arange(10.0).reshape(5, 2), np.arange(4.0).reshape(2, 2)]
+    sums = FunctionTransformer(lambda X: np.array([[x.sum(), len(x)] for x in X]))
+    union = SequenceUnion([("a", columns(0, 1)), ("sums", sums)])
+    with pytest.raises(ValueError, match=r"'sums' did not return .*table of shape \(2, 2\).*repeat_tables=True"):
+        union.fit_transform(sequences)
+    out = union.set_params(repeat_tables=True).fit_transform(sequences)
+    assert [x.shape for x in out] == [(5, 3), (2, 3)]
+    for x, joined in zip(sequences, out):
+        np.testing.assert_array_equal(joined[:, 0], x[:, 0])
+        np.testing.assert_array_equal(joined[:, 1:], np.tile([x.sum(), len(x)], (len(x), 1)))
+
+
+def test_repeated_tables_keep_their_names_and_may_be_data_frames():
+    import pandas as pd
+
+    frames = [np.ones((3, 2)), np.zeros((4, 2))]
+    mfcc_like = FunctionTransformer(lambda X: list(X), feature_names_out=lambda _, __: np.array(["x0", "x1"]))
+    table = FunctionTransformer(
+        lambda X: pd.DataFrame({"mean": [x.mean() for x in X]}), feature_names_out=lambda _, __: np.array(["mean"])
+    )
+    union = SequenceUnion([("frames", mfcc_like), ("utterance", table)], repeat_tables=True)
+    union.fit(frames)
+    out = union.transform(frames)
+    np.testing.assert_array_equal(out[1][:, 2], np.zeros(4))
+    np.testing.assert_array_equal(out[0][:, 2], np.ones(3))
+    assert list(out.feature_names) == ["frames__x0", "frames__x1", "utterance__mean"]
+
+
+def test_a_union_of_tables_alone_is_refused():
+    table = FunctionTransformer(lambda X: np.ones((len(X), 2)))
+    with pytest.raises(ValueError, match="Every transformer returned a table"):
+        SequenceUnion([("a", table), ("b", table)], repeat_tables=True).fit_transform([np.ones((3, 2))])
+
+
+def test_speaker_metadata_reaches_a_normalizer_inside_a_repeated_table():
+    from sklearn.pipeline import Pipeline
+
+    from sklearn_ser.features import SpeakerNormalizer
+
+    rng = np.random.default_rng(0)
+    sequences = [rng.normal(size=(4, 2)) for _ in range(6)]
+    speaker = np.array(["a", "a", "a", "b", "b", "b"])
+    means = Pipeline(
+        [("mean", FunctionTransformer(lambda X: np.array([x.mean(0) for x in X]))), ("norm", SpeakerNormalizer())]
+    )
+    union = SequenceUnion([("frames", columns(0, 2)), ("utterance", means)], repeat_tables=True)
+    with sklearn.config_context(enable_metadata_routing=True):
+        out = union.fit_transform(sequences, speaker=speaker)
+    rows = np.array([x[0, 2:] for x in out])
+    for name in "ab":
+        np.testing.assert_allclose(rows[speaker == name].mean(0), 0, atol=1e-6)

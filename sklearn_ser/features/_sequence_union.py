@@ -17,7 +17,11 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
     frames along the features. Frame counts that differ (e.g. 10 ms MFCC,
     which pad the signal at both ends, and openSMILE's 10 ms descriptors,
     which do not) are cut to the shortest, at the end: frame ``t`` of the
-    output is frame ``t`` of every transformer.
+    output is frame ``t`` of every transformer. With ``repeat_tables=True``
+    a transformer may instead return a table, one row per utterance (e.g.
+    the functionals of :class:`EGeMAPS`): its row is repeated on every frame
+    of the utterance, so that a sequence model sees the whole utterance's
+    summary beside each frame.
 
     It is a :class:`~sklearn.pipeline.FeatureUnion` in every other way:
     parameters, ``n_jobs``, metadata routing and feature names
@@ -26,12 +30,19 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
     Parameters
     ----------
     transformer_list : list of (str, transformer) tuples
-        The transformers, each returning sequences at the same frame rate
-        (``"drop"`` and ``"passthrough"`` are not supported).
+        The transformers, each returning sequences at the same frame rate;
+        ``"drop"`` leaves one out (e.g. ``set_params(name="drop")`` for an
+        ablation), ``"passthrough"`` is not supported.
     max_frame_difference : int, default=10
         The most frames by which an utterance's sequences may differ in
         length; more is refused with a ``ValueError``, as a sign of frame
         rates that differ.
+    repeat_tables : bool, default=False
+        Accept transformers that return a table of shape
+        ``(n_samples, n_features)`` and repeat each utterance's row on its
+        frames; at least one transformer must return sequences. False
+        refuses tables, naming the transformer (a table where sequences were
+        expected is usually a pooling step too many).
     n_jobs : int or None, default=None
         Transformers run in parallel.
     verbose : bool, default=False
@@ -59,6 +70,15 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
     >>> union.fit_transform([np.arange(6.0).reshape(3, 2)])[0]
     array([[ 0., 10.],
            [ 2., 30.]], dtype=float32)
+
+    A table's row repeated on every frame:
+
+    >>> total = FunctionTransformer(lambda X: np.array([[x.sum()] for x in X]))
+    >>> union = SequenceUnion([("first", first), ("total", total)], repeat_tables=True)
+    >>> union.fit_transform([np.arange(6.0).reshape(3, 2)])[0]
+    array([[ 0., 15.],
+           [ 2., 15.],
+           [ 4., 15.]], dtype=float32)
     """
 
     def __init__(
@@ -66,6 +86,7 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
         transformer_list,
         *,
         max_frame_difference=10,
+        repeat_tables=False,
         n_jobs=None,
         verbose=False,
         verbose_feature_names_out=True,
@@ -78,6 +99,7 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
             verbose_feature_names_out=verbose_feature_names_out,
         )
         self.max_frame_difference = max_frame_difference
+        self.repeat_tables = repeat_tables
 
     def fit(self, X, y=None, **params):
         """Fit every transformer on ``X``.
@@ -130,7 +152,7 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
 
     def _check_transformers(self):
         for name, transformer in self.transformer_list:
-            if isinstance(transformer, str):
+            if isinstance(transformer, str) and transformer != "drop":
                 raise ValueError(
                     f"SequenceUnion joins the sequences of transformers; {name!r} is {transformer!r}, "
                     "which it does not support."
@@ -142,29 +164,48 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
         return tags
 
     def _hstack(self, Xs):
-        names = [name for name, _ in self.transformer_list]
-        sequences = [[np.asarray(x, dtype=np.float32) for x in X] for X in Xs]
-        counts = {len(X) for X in sequences}
+        names = [name for name, _, _ in self._iter()]
+        outputs = [self._sequences_or_rows(name, X) for name, X in zip(names, Xs)]
+        counts = {len(X) for X in outputs}
         if len(counts) != 1:
             raise ValueError(
                 f"The transformers returned sequences for different numbers of utterances: {sorted(counts)}."
             )
-        for name, X in zip(names, sequences):
-            if any(x.ndim != 2 for x in X):
-                raise ValueError(f"Transformer {name!r} did not return (n_frames, n_features) sequences.")
+        sequence_names = [name for name, X in zip(names, outputs) if not isinstance(X, np.ndarray)]
+        if not sequence_names:
+            raise ValueError("Every transformer returned a table; SequenceUnion needs at least one of sequences.")
         joined = []
-        for index, frames in enumerate(zip(*sequences)):
-            lengths = [len(f) for f in frames]
+        for index, items in enumerate(zip(*outputs)):
+            lengths = [len(item) for item in items if item.ndim == 2]
             if max(lengths) - min(lengths) > self.max_frame_difference:
-                counts = ", ".join(f"{name}: {length}" for name, length in zip(names, lengths))
+                counts = ", ".join(f"{name}: {length}" for name, length in zip(sequence_names, lengths))
                 raise ValueError(
                     f"Utterance {index} has sequences of different lengths ({counts} frames), more than "
                     f"max_frame_difference={self.max_frame_difference} apart: are the frame rates the same?"
                 )
             n_frames = min(lengths)
-            joined.append(np.concatenate([f[:n_frames] for f in frames], axis=1))
+            parts = [item[:n_frames] if item.ndim == 2 else np.tile(item, (n_frames, 1)) for item in items]
+            joined.append(np.concatenate(parts, axis=1))
         try:
             feature_names = self.get_feature_names_out()
         except AttributeError:  # a transformer without get_feature_names_out
             return joined
         return FeatureSequences(joined, feature_names)
+
+    def _sequences_or_rows(self, name, X):
+        """A transformer's output as a list of float32 sequences, or (a table) a float32 array of rows."""
+        if hasattr(X, "toarray"):
+            X = X.toarray()
+        if hasattr(X, "to_numpy"):
+            X = X.to_numpy()
+        if isinstance(X, np.ndarray) and X.ndim == 2:
+            if not self.repeat_tables:
+                raise ValueError(
+                    f"Transformer {name!r} did not return (n_frames, n_features) sequences but a table of shape "
+                    f"{X.shape}; pass repeat_tables=True to repeat each utterance's row on its frames."
+                )
+            return X.astype(np.float32)
+        sequences = [np.asarray(x, dtype=np.float32) for x in X]
+        if any(x.ndim != 2 for x in sequences):
+            raise ValueError(f"Transformer {name!r} did not return (n_frames, n_features) sequences.")
+        return sequences

@@ -1,0 +1,142 @@
+"""How much any weighting of the fusion's two members could gain, judged on the test speakers themselves.
+
+The ``fusion`` recipe chooses its weights by an inner cross-validation of
+the training data. This script asks what the best weights could have given:
+under the speaker protocol (as ``benchmarks/sequence_selection.py``: TESS
+train on one speaker and test on the other; the synthetic corpus of
+``sklearn-ser demo``, leave one speaker out) it fits each member of
+``get_recipe("fusion")`` once per fold and seed, keeps its test
+probabilities, and scores the fused probabilities ``w * lstm + (1 - w) *
+svm`` for ``w`` = 0, 0.1, ..., 1 on the test speakers. The weight chosen in
+hindsight is an upper bound for any rule that chooses on training data
+alone. Each member's mean top probability beside its accuracy on the test
+speakers tells which one is overconfident across speakers. Run:
+
+    python benchmarks/fusion_headroom.py --out headroom.jsonl [--corpora tess synthetic] [--seeds 0 1 2]
+    python benchmarks/fusion_headroom.py --out headroom.jsonl --table
+
+One JSON line per corpus and seed (balanced accuracy for every weight,
+averaged over folds), written atomically; a rerun skips what is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from sequence_selection import DEFAULT_TESS, load, read_rows
+from sklearn.base import clone
+from sklearn.metrics import balanced_accuracy_score
+
+from sklearn_ser._cache import default_cache_dir
+from sklearn_ser._files import write_text_atomically
+from sklearn_ser._routing import consumed
+from sklearn_ser.datasets import corpus_arrays
+from sklearn_ser.model_selection import protocol_split
+from sklearn_ser.recipes import get_recipe
+
+WEIGHTS = np.round(np.linspace(0, 1, 11), 1)
+
+
+def test_probabilities(member, X, y, metadata, splits):
+    """Each fold's test probabilities of ``member``, fitted on the fold's training utterances."""
+    probabilities = []
+    with sklearn.config_context(enable_metadata_routing=True):
+        for train, test in splits:
+            fitted = clone(member).fit(X[train], y[train], **consumed(member, "fit", metadata, train))
+            probabilities.append(fitted.predict_proba(X[test], **consumed(member, "predict_proba", metadata, test)))
+    return probabilities
+
+
+def headroom(corpus, seed, memory):
+    X, y, metadata = corpus_arrays(corpus)
+    cv, groups = protocol_split(corpus, "speaker")
+    splits = list(cv.split(X, y, groups))
+    fusion = get_recipe("fusion", random_state=seed, memory=memory, n_jobs=-1).named_steps["fusion"]
+    members = dict(fusion.estimators)
+    lstm = test_probabilities(members["lstm"], X, y, metadata, splits)
+    svm = test_probabilities(members["svm"], X, y, metadata, splits)
+    classes = np.unique(y)
+    scores = {
+        f"{weight:.1f}": float(
+            np.mean(
+                [
+                    balanced_accuracy_score(y[test], classes[(weight * p_lstm + (1 - weight) * p_svm).argmax(axis=1)])
+                    for (_, test), p_lstm, p_svm in zip(splits, lstm, svm)
+                ]
+            )
+        )
+        for weight in WEIGHTS
+    }
+    confidence = {
+        name: float(np.mean(np.concatenate([p.max(axis=1) for p in probabilities])))
+        for name, probabilities in (("lstm", lstm), ("svm", svm))
+    }
+    accuracy = {
+        name: float(
+            np.mean(
+                np.concatenate([classes[p.argmax(axis=1)] == y[test] for (_, test), p in zip(splits, probabilities)])
+            )
+        )
+        for name, probabilities in (("lstm", lstm), ("svm", svm))
+    }
+    return {"balanced_accuracy_by_lstm_weight": scores, "mean_top_probability": confidence, "accuracy": accuracy}
+
+
+def run(args):
+    cache_dir = Path(args.cache_dir or default_cache_dir())
+    finished = {(row["corpus"], row["seed"]) for row in read_rows(args.out)}
+    for corpus_name in args.corpora:
+        corpus = load(corpus_name, cache_dir, args.tess_root)
+        for seed in args.seeds:
+            if (corpus_name, seed) in finished:
+                continue
+            row = {"corpus": corpus_name, "seed": seed, **headroom(corpus, seed, cache_dir / "features")}
+            print(json.dumps(row), flush=True)
+            write_text_atomically(args.out, "".join(f"{json.dumps(r)}\n" for r in [*read_rows(args.out), row]))
+
+
+def print_table(out):
+    """Per corpus, mean over seeds: each member alone, equal weights, the best weight in hindsight, confidence."""
+    rows = read_rows(out)
+    print(
+        "| corpus | seeds | svm alone (w=0) | equal (w=0.5) | lstm alone (w=1) | best w in hindsight | its score "
+        "| svm: top probability / accuracy | lstm: top probability / accuracy |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for corpus in sorted({row["corpus"] for row in rows}, reverse=True):
+        chosen = [row["balanced_accuracy_by_lstm_weight"] for row in rows if row["corpus"] == corpus]
+        mean = {key: 100 * np.mean([scores[key] for scores in chosen]) for key in chosen[0]}
+        best = max(mean, key=mean.get)
+        calibration = [
+            f"{np.mean([row['mean_top_probability'][name] for row in rows if row['corpus'] == corpus]):.2f} / "
+            f"{100 * np.mean([row['accuracy'][name] for row in rows if row['corpus'] == corpus]):.1f}%"
+            for name in ("svm", "lstm")
+        ]
+        print(
+            f"| {corpus} | {len(chosen)} | {mean['0.0']:.1f}% | {mean['0.5']:.1f}% | {mean['1.0']:.1f}% "
+            f"| {best} | {mean[best]:.1f}% | {calibration[0]} | {calibration[1]} |"
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, help="JSON lines file: appended to, and read to skip what is done")
+    parser.add_argument("--corpora", nargs="+", default=["tess", "synthetic"], choices=["tess", "synthetic"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--tess-root", default=os.environ.get("SKLEARN_SER_TESS", DEFAULT_TESS))
+    parser.add_argument("--cache-dir", default=None, help="features and the synthetic corpus (default: the cache)")
+    parser.add_argument("--table", action="store_true", help="print the table of --out and stop")
+    args = parser.parse_args()
+    if args.table:
+        print_table(args.out)
+    else:
+        run(args)
+
+
+if __name__ == "__main__":
+    main()
