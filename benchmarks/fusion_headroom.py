@@ -9,8 +9,10 @@ train on one speaker and test on the other; the synthetic corpus of
 probabilities, and scores the fused probabilities ``w * lstm + (1 - w) *
 svm`` for ``w`` = 0, 0.1, ..., 1 on the test speakers. The weight chosen in
 hindsight is an upper bound for any rule that chooses on training data
-alone. Each member's mean top probability beside its accuracy on the test
-speakers tells which one is overconfident across speakers. Run:
+alone; so is the best weight after re-scaling either member's
+probabilities by a temperature (``p ** (1 / T)``, renormalized: a
+recalibration). Each member's mean top probability beside its accuracy on
+the test speakers tells which one is overconfident across speakers. Run:
 
     python benchmarks/fusion_headroom.py --out headroom.jsonl [--corpora tess synthetic] [--seeds 0 1 2]
     python benchmarks/fusion_headroom.py --out headroom.jsonl --table
@@ -22,12 +24,14 @@ averaged over folds), written atomically; a rerun skips what is done.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 import sklearn
+from scipy.special import softmax
 from sequence_selection import DEFAULT_TESS, load, read_rows
 from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score
@@ -40,9 +44,29 @@ from sklearn_ser.model_selection import protocol_split
 from sklearn_ser.recipes import get_recipe
 
 WEIGHTS = np.round(np.linspace(0, 1, 11), 1)
+#: Temperatures that flatten (above 1) or sharpen (below 1) a member's probabilities before fusing.
+SVM_TEMPERATURES = (1, 2, 4, 8)
+LSTM_TEMPERATURES = (0.5, 1, 2)
 
 
-def test_probabilities(member, X, y, metadata, splits):
+def tempered(probabilities, temperature):
+    """``probabilities ** (1 / temperature)``, renormalized."""
+    return softmax(np.log(np.clip(probabilities, 1e-12, 1)) / temperature, axis=1)
+
+
+def fused_score(lstm, svm, weight, splits, y, classes):
+    """Balanced accuracy of ``weight * lstm + (1 - weight) * svm``, averaged over the folds."""
+    return float(
+        np.mean(
+            [
+                balanced_accuracy_score(y[test], classes[(weight * p_lstm + (1 - weight) * p_svm).argmax(axis=1)])
+                for (_, test), p_lstm, p_svm in zip(splits, lstm, svm)
+            ]
+        )
+    )
+
+
+def held_out_probabilities(member, X, y, metadata, splits):
     """Each fold's test probabilities of ``member``, fitted on the fold's training utterances."""
     probabilities = []
     with sklearn.config_context(enable_metadata_routing=True):
@@ -58,18 +82,15 @@ def headroom(corpus, seed, memory):
     splits = list(cv.split(X, y, groups))
     fusion = get_recipe("fusion", random_state=seed, memory=memory, n_jobs=-1).named_steps["fusion"]
     members = dict(fusion.estimators)
-    lstm = test_probabilities(members["lstm"], X, y, metadata, splits)
-    svm = test_probabilities(members["svm"], X, y, metadata, splits)
+    lstm = held_out_probabilities(members["lstm"], X, y, metadata, splits)
+    svm = held_out_probabilities(members["svm"], X, y, metadata, splits)
     classes = np.unique(y)
-    scores = {
-        f"{weight:.1f}": float(
-            np.mean(
-                [
-                    balanced_accuracy_score(y[test], classes[(weight * p_lstm + (1 - weight) * p_svm).argmax(axis=1)])
-                    for (_, test), p_lstm, p_svm in zip(splits, lstm, svm)
-                ]
-            )
+    scores = {f"{weight:.1f}": fused_score(lstm, svm, weight, splits, y, classes) for weight in WEIGHTS}
+    rescaled = {
+        f"{t_svm}|{t_lstm}|{weight:.1f}": fused_score(
+            [tempered(p, t_lstm) for p in lstm], [tempered(p, t_svm) for p in svm], weight, splits, y, classes
         )
+        for t_svm, t_lstm in itertools.product(SVM_TEMPERATURES, LSTM_TEMPERATURES)
         for weight in WEIGHTS
     }
     confidence = {
@@ -84,7 +105,12 @@ def headroom(corpus, seed, memory):
         )
         for name, probabilities in (("lstm", lstm), ("svm", svm))
     }
-    return {"balanced_accuracy_by_lstm_weight": scores, "mean_top_probability": confidence, "accuracy": accuracy}
+    return {
+        "balanced_accuracy_by_lstm_weight": scores,
+        "balanced_accuracy_by_svm_temperature_lstm_temperature_lstm_weight": rescaled,
+        "mean_top_probability": confidence,
+        "accuracy": accuracy,
+    }
 
 
 def run(args):
@@ -105,13 +131,18 @@ def print_table(out):
     rows = read_rows(out)
     print(
         "| corpus | seeds | svm alone (w=0) | equal (w=0.5) | lstm alone (w=1) | best w in hindsight | its score "
-        "| svm: top probability / accuracy | lstm: top probability / accuracy |"
+        "| with temperatures (svm, lstm, w) | its score | svm: top probability / accuracy "
+        "| lstm: top probability / accuracy |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for corpus in sorted({row["corpus"] for row in rows}, reverse=True):
         chosen = [row["balanced_accuracy_by_lstm_weight"] for row in rows if row["corpus"] == corpus]
         mean = {key: 100 * np.mean([scores[key] for scores in chosen]) for key in chosen[0]}
         best = max(mean, key=mean.get)
+        key = "balanced_accuracy_by_svm_temperature_lstm_temperature_lstm_weight"
+        tempered_rows = [row[key] for row in rows if row["corpus"] == corpus]
+        tempered_mean = {name: 100 * np.mean([scores[name] for scores in tempered_rows]) for name in tempered_rows[0]}
+        tempered_best = max(tempered_mean, key=tempered_mean.get)
         calibration = [
             f"{np.mean([row['mean_top_probability'][name] for row in rows if row['corpus'] == corpus]):.2f} / "
             f"{100 * np.mean([row['accuracy'][name] for row in rows if row['corpus'] == corpus]):.1f}%"
@@ -119,7 +150,8 @@ def print_table(out):
         ]
         print(
             f"| {corpus} | {len(chosen)} | {mean['0.0']:.1f}% | {mean['0.5']:.1f}% | {mean['1.0']:.1f}% "
-            f"| {best} | {mean[best]:.1f}% | {calibration[0]} | {calibration[1]} |"
+            f"| {best} | {mean[best]:.1f}% | {tempered_best.replace('|', ', ')} | {tempered_mean[tempered_best]:.1f}% "
+            f"| {calibration[0]} | {calibration[1]} |"
         )
 
 
