@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 
 import joblib
@@ -105,12 +106,30 @@ def load_model(model):
     return loaded
 
 
-def predict_files(model, inputs, *, progress=None):
+def predict_files(model, inputs, *, speaker=None, progress=None):
     """Predicted label and class probabilities of every readable audio file in ``inputs``.
 
     A file that cannot be read (missing, not audio, damaged, unreadable) does
     not stop the others: it is left out of the table and reported with its
     reason.
+
+    Parameters
+    ----------
+    model : str, os.PathLike or estimator
+        A model file (see :func:`load_model`) or a fitted pipeline.
+    inputs : sequence of str
+        Audio files and folders of them.
+    speaker : str or None, default=None
+        The speaker of every file. A model that normalizes per speaker
+        (e.g. the ``best`` recipe) then standardizes the files by their own
+        statistics, as in training, so they are predicted together, not in
+        chunks; give many files of the speaker, covering several emotions
+        (a single file warns). Without it such a model falls back to other
+        statistics and warns. A model that does not use speaker ids refuses
+        it.
+    progress : bool or None, default=None
+        Show a progress bar (by default for more than 64 files, without
+        ``speaker``).
 
     Returns
     -------
@@ -123,8 +142,12 @@ def predict_files(model, inputs, *, progress=None):
     """
     pipeline = load_model(model)
     files, failures = audio_files(inputs)
+    method = "predict_proba" if hasattr(pipeline, "predict_proba") else "predict"
+    predict = getattr(pipeline, method)
+    if speaker is not None:
+        predicted, outputs = _predict_as_one_speaker(pipeline, method, speaker, files, failures)
+        return _prediction_table(pipeline, predicted, outputs), failures
     show = len(files) > PREDICT_CHUNK if progress is None else progress
-    predict = pipeline.predict_proba if hasattr(pipeline, "predict_proba") else pipeline.predict
     predicted, outputs = [], []
     with tqdm(total=len(files), disable=not show, unit="file", desc="predict") as bar:
         for start in range(0, len(files), PREDICT_CHUNK):
@@ -134,6 +157,45 @@ def predict_files(model, inputs, *, progress=None):
                 outputs.append(output)
             bar.update(len(chunk))
     return _prediction_table(pipeline, predicted, outputs), failures
+
+
+def _predict_as_one_speaker(pipeline, method, speaker, files, failures):
+    """Predict the readable ``files`` in one call, with ``speaker`` routed to the steps that use it."""
+    with sklearn.config_context(enable_metadata_routing=True):
+        if not consumed(pipeline, method, {"speaker": np.array([speaker])}):
+            raise ValueError(
+                f"A speaker ({speaker!r}) was given, but the model does not use speaker ids in {method} "
+                "(it has no SpeakerNormalizer): leave the speaker out."
+            )
+
+        def predict(chunk):
+            if len(chunk) == 1:
+                warnings.warn(
+                    f"Only one file for speaker {speaker!r}: its per-speaker statistics are those of a single "
+                    "utterance, which removes most of what tells its emotion apart. Give a speaker's files "
+                    "together, many of them, covering several emotions.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            return getattr(pipeline, method)(chunk, speaker=np.full(len(chunk), speaker, dtype=object))
+
+        try:
+            return files, list(predict(files)) if files else []
+        except UNREADABLE:
+            readable = [file for file in files if _readable(file, failures)]
+            return readable, list(predict(readable)) if readable else []
+
+
+def _readable(file, failures):
+    """Whether the package's loader reads ``file``; if not, the reason goes to ``failures``."""
+    from ._audio import load_audio
+
+    try:
+        load_audio(file, sr=16000)
+    except UNREADABLE as exc:
+        failures[file] = str(exc)
+        return False
+    return True
 
 
 def _predict_readable(predict, files, failures):

@@ -157,7 +157,7 @@ def _predict(args):
     from ._files import write_text_atomically
     from ._predict import predict_files
 
-    frame, failures = predict_files(args.model, args.inputs)
+    frame, failures = predict_files(args.model, args.inputs, speaker=args.speaker)
     if args.out:
         write_text_atomically(args.out, frame.to_csv(index=False))
     else:
@@ -319,6 +319,14 @@ def _add_predict(commands):
     )
     predict.add_argument("model", help="a model saved by 'sklearn-ser fit' (.joblib)")
     predict.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or folders of them")
+    predict.add_argument(
+        "--speaker",
+        metavar="ID",
+        help="the speaker of every file: a model that normalizes per speaker (best, lstm-best, svm-best, fusion, "
+        "the recipes with speaker_normalization) then standardizes them by their own statistics, as in training; "
+        "without it, it falls back to other statistics, warns, and loses much of its accuracy on new speakers. "
+        "Run once per speaker.",
+    )
     _add_output(predict, "out", kind="file", help="CSV file to write (default: standard output)")
     predict.set_defaults(run=_predict)
 

@@ -126,3 +126,20 @@ def test_a_table_keeps_its_float_dtype():
 def test_sparse_input_is_refused_as_sparse():
     with pytest.raises(TypeError, match="[Ss]parse"):
         SpeakerNormalizer().fit(scipy.sparse.csr_matrix(TABLE))
+
+
+@pytest.mark.parametrize("as_table", [False, True])
+def test_a_model_fitted_per_speaker_warns_when_it_gets_no_speaker_ids(speakers_data, as_table):
+    import warnings
+
+    X, speaker = speakers_data
+    if as_table:
+        X = np.array([x.mean(axis=0) for x in X])
+    fitted = SpeakerNormalizer().fit(X, speaker=speaker)
+    instead = "with the statistics of all training data" if as_table else "each utterance by its own statistics"
+    with pytest.warns(UserWarning, match=f"got no speaker ids to transform: it normalizes {instead}"):
+        fitted.transform(X[:2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted.transform(X[:2], speaker=["low", "someone"])
+        SpeakerNormalizer().fit(X).transform(X[:2])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
@@ -45,7 +47,10 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
     sequences are normalized per
     utterance (each utterance's own mean and standard deviation over its
     frames, i.e. cepstral mean and variance normalization), and 2-D
-    features with the statistics of all training rows.
+    features with the statistics of all training rows; when ``fit`` had
+    speaker ids, a ``UserWarning`` says so, since a model trained on
+    per-speaker features then sees other features (across TESS's speakers
+    the ``best`` recipe falls from 67.9% to 34.8%: ``docs/evaluation.md``).
 
     Attributes
     ----------
@@ -125,6 +130,18 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         items, is_sequence = self._check_items(X, reset=False)
         speaker = self._check_speaker(speaker, len(items))
+        if speaker is None and self.speaker_statistics_:
+            instead = (
+                "each utterance by its own statistics" if is_sequence else "with the statistics of all training data"
+            )
+            warnings.warn(
+                "SpeakerNormalizer was fitted per speaker but got no speaker ids to transform: it normalizes "
+                f"{instead} instead, which can cost much of a model's accuracy on new speakers. Pass the speaker "
+                "of each utterance as speaker= (with sklearn.config_context(enable_metadata_routing=True) in a "
+                "pipeline), or 'sklearn-ser predict --speaker'.",
+                UserWarning,
+                stacklevel=2,
+            )
         if speaker is None and is_sequence:
             per_item = [frame_statistics([item]) for item in items]
         elif speaker is None:
