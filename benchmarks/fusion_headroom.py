@@ -23,21 +23,17 @@ averaged over folds), written atomically; a rerun skips what is done.
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
-import os
 from pathlib import Path
 
 import numpy as np
 import sklearn
 from scipy.special import softmax
-from sequence_selection import DEFAULT_TESS, load, read_rows
+from sequence_selection import append_row, benchmark_parser, load, read_rows, run_or_print_table
 from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score
 
 from sklearn_ser._cache import default_cache_dir
-from sklearn_ser._files import write_text_atomically
 from sklearn_ser._routing import consumed
 from sklearn_ser.datasets import corpus_arrays
 from sklearn_ser.model_selection import protocol_split
@@ -122,8 +118,7 @@ def run(args):
             if (corpus_name, seed) in finished:
                 continue
             row = {"corpus": corpus_name, "seed": seed, **headroom(corpus, seed, cache_dir / "features")}
-            print(json.dumps(row), flush=True)
-            write_text_atomically(args.out, "".join(f"{json.dumps(r)}\n" for r in [*read_rows(args.out), row]))
+            append_row(args.out, row)
 
 
 def print_table(out):
@@ -156,18 +151,7 @@ def print_table(out):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="JSON lines file: appended to, and read to skip what is done")
-    parser.add_argument("--corpora", nargs="+", default=["tess", "synthetic"], choices=["tess", "synthetic"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--tess-root", default=os.environ.get("SKLEARN_SER_TESS", DEFAULT_TESS))
-    parser.add_argument("--cache-dir", default=None, help="features and the synthetic corpus (default: the cache)")
-    parser.add_argument("--table", action="store_true", help="print the table of --out and stop")
-    args = parser.parse_args()
-    if args.table:
-        print_table(args.out)
-    else:
-        run(args)
+    run_or_print_table(benchmark_parser(__doc__.split("\n\n")[0]), run, print_table)
 
 
 if __name__ == "__main__":

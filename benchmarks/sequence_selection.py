@@ -232,6 +232,33 @@ def read_rows(out):
     return [json.loads(line) for line in Path(out).read_text().splitlines() if line.strip()]
 
 
+def append_row(out, row):
+    """Print ``row`` and append it to the JSON lines file ``out``, rewritten atomically."""
+    print(json.dumps(row), flush=True)
+    write_text_atomically(out, "".join(f"{json.dumps(r)}\n" for r in [*read_rows(out), row]))
+
+
+def benchmark_parser(description):
+    """The options every speaker-protocol benchmark of this folder shares: --out, --corpora, --seeds, ..."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", required=True, help="JSON lines file: appended to, and read to skip what is done")
+    parser.add_argument("--corpora", nargs="+", default=["tess", "synthetic"], choices=["tess", "synthetic"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--tess-root", default=os.environ.get("SKLEARN_SER_TESS", DEFAULT_TESS))
+    parser.add_argument("--cache-dir", default=None, help="features and the synthetic corpus (default: the cache)")
+    parser.add_argument("--table", action="store_true", help="print the table of --out and stop")
+    return parser
+
+
+def run_or_print_table(parser, run, print_table):
+    """Parse the command line, then print the table of --out (with --table) or run."""
+    args = parser.parse_args()
+    if args.table:
+        print_table(args.out)
+    else:
+        run(args)
+
+
 def done(out):
     return {(row["candidate"], row["corpus"], row["seed"]) for row in read_rows(out)}
 
@@ -255,8 +282,7 @@ def run(args):
                 )
                 row["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
                 row["load_average"] = round(os.getloadavg()[0], 1)
-                print(json.dumps(row), flush=True)
-                write_text_atomically(args.out, "".join(f"{json.dumps(r)}\n" for r in [*read_rows(args.out), row]))
+                append_row(args.out, row)
 
 
 def print_table(out):
@@ -282,21 +308,11 @@ def print_table(out):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="JSON lines file: appended to, and read to skip what is done")
-    parser.add_argument("--corpora", nargs="+", default=["tess", "synthetic"], choices=["tess", "synthetic"])
+    parser = benchmark_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--max-epochs", type=int, default=None, help="override the deep recipes' epochs")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--tess-root", default=os.environ.get("SKLEARN_SER_TESS", DEFAULT_TESS))
-    parser.add_argument("--cache-dir", default=None, help="features and the synthetic corpus (default: the cache)")
-    parser.add_argument("--table", action="store_true", help="print the table of --out and stop")
-    args = parser.parse_args()
-    if args.table:
-        print_table(args.out)
-    else:
-        run(args)
+    run_or_print_table(parser, run, print_table)
 
 
 if __name__ == "__main__":
