@@ -41,8 +41,8 @@ from sklearn_ser.recipes import get_recipe
 
 WEIGHTS = np.round(np.linspace(0, 1, 11), 1)
 #: Temperatures that flatten (above 1) or sharpen (below 1) a member's probabilities before fusing.
-SVM_TEMPERATURES = (1, 2, 4, 8)
-LSTM_TEMPERATURES = (0.5, 1, 2)
+SVM_TEMPERATURES = (0.5, 1, 2, 4, 8)
+LSTM_TEMPERATURES = (0.25, 0.5, 1, 2, 4)
 
 
 def tempered(probabilities, temperature):
@@ -68,6 +68,8 @@ def held_out_probabilities(member, X, y, metadata, splits):
     with sklearn.config_context(enable_metadata_routing=True):
         for train, test in splits:
             fitted = clone(member).fit(X[train], y[train], **consumed(member, "fit", metadata, train))
+            if list(fitted.classes_) != list(np.unique(y)):
+                raise ValueError("A training fold lacks a class: the members' columns would not line up.")
             probabilities.append(fitted.predict_proba(X[test], **consumed(member, "predict_proba", metadata, test)))
     return probabilities
 

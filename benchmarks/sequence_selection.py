@@ -40,7 +40,7 @@ from sklearn_ser.recipes import get_recipe
 REPOSITORY = Path(__file__).resolve().parents[1]
 DEFAULT_TESS = REPOSITORY.parent / "shared" / "data" / "tess"
 
-#: segment-lstm over MFCC and eGeMAPS descriptors, normalized per speaker; and with 128 units (lstm-best).
+#: segment-lstm over MFCC and eGeMAPS descriptors, normalized per speaker; and with 128 units (the first lstm-best).
 BOTH_PER_SPEAKER = {"features": "mfcc+egemaps", "speaker_normalization": True}
 BOTH_128_UNITS = {**BOTH_PER_SPEAKER, "lstm__hidden_size": 128}
 

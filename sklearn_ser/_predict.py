@@ -122,9 +122,10 @@ def predict_files(model, inputs, *, speaker=None, progress=None):
     speaker : str or None, default=None
         The speaker of every file. A model that normalizes per speaker
         (e.g. the ``best`` recipe) then standardizes the files by their own
-        statistics, as in training, so they are predicted together, not in
-        chunks; give many files of the speaker, covering several emotions
-        (a single file warns). Without it such a model falls back to other
+        statistics, as in training (by the stored ones if it is a training
+        speaker's id), so they are predicted together, not in chunks, and
+        without a progress bar; give many files of the speaker, covering
+        several emotions (a single file warns). Without it such a model falls back to other
         statistics and warns. A model that does not use speaker ids refuses
         it.
     progress : bool or None, default=None
@@ -182,16 +183,16 @@ def _predict_as_one_speaker(pipeline, method, speaker, files, failures):
         try:
             return files, list(predict(files)) if files else []
         except UNREADABLE:
-            readable = [file for file in files if _readable(file, failures)]
+            readable = [file for file in files if _predictable(predict, file, failures)]
             return readable, list(predict(readable)) if readable else []
 
 
-def _readable(file, failures):
-    """Whether the package's loader reads ``file``; if not, the reason goes to ``failures``."""
-    from ._audio import load_audio
-
+def _predictable(predict, file, failures):
+    """Whether ``predict`` takes ``file`` on its own; if not, the reason goes to ``failures``."""
     try:
-        load_audio(file, sr=16000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            predict([file])
     except UNREADABLE as exc:
         failures[file] = str(exc)
         return False

@@ -323,9 +323,9 @@ def _add_predict(commands):
         "--speaker",
         metavar="ID",
         help="the speaker of every file: a model that normalizes per speaker (best, lstm-best, svm-best, fusion, "
-        "the recipes with speaker_normalization) then standardizes them by their own statistics, as in training; "
-        "without it, it falls back to other statistics, warns, and loses much of its accuracy on new speakers. "
-        "Run once per speaker.",
+        "ssl-svm, ssl-lstm, the recipes with speaker_normalization) then standardizes them by their own "
+        "statistics, as in training (by the stored ones for a training speaker's id); without it, it falls back "
+        "to other statistics, warns, and loses much of its accuracy on new speakers. Run once per speaker.",
     )
     _add_output(predict, "out", kind="file", help="CSV file to write (default: standard output)")
     predict.set_defaults(run=_predict)

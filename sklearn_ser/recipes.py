@@ -35,7 +35,7 @@ Recognition" (2025):
 ``"segment-lstm"``
     A small LSTM over segment statistics: the mean and standard deviation of
     MFCC (or eGeMAPS descriptors, or both) over every half second, every
-    quarter second.
+    quarter second, optionally beside the utterance's eGeMAPS functionals.
 ``"crnn-logmel"``
     The input of ``"lstm-logmel"`` through a small 2-D CNN over (time, Mel),
     its static, delta and delta-delta blocks as three channels, feeding the
@@ -631,8 +631,9 @@ def lstm_best(
 
     :func:`segment_lstm` over MFCC and eGeMAPS low-level descriptors
     (``features="mfcc+egemaps"``), normalized per speaker (speaker ids
-    routed as ``speaker`` metadata; without them, with the training
-    statistics): the mean and spread of the 65 descriptors and their deltas
+    routed as ``speaker`` metadata; without them, with a warning, the frames
+    per utterance and the functionals with the training statistics, which
+    costs much of its accuracy): the mean and spread of the 65 descriptors and their deltas
     in every second (``segment_frames=100`` every ``segment_hop=50``), each
     beside the utterance's 88 eGeMAPS functionals
     (``utterance_functionals=True``), read by a 128-unit bidirectional LSTM
@@ -805,9 +806,10 @@ def get_recipe(name, **overrides):
     options = recipe_options(name)
     unknown = [key for key in overrides if "__" not in key and key not in options]
     if unknown:
+        moved = " The SVM pipeline that was 'best' is now 'svm-best'." if name == "best" else ""
         raise ValueError(
             f"Recipe {name!r} has no option {unknown[0]!r}; its options are {options}, "
-            "and step parameters are given as step__param."
+            f"and step parameters are given as step__param.{moved}"
         )
     pipeline = RECIPES[name](**{key: value for key, value in overrides.items() if "__" not in key})
     step_params = {key: value for key, value in overrides.items() if "__" in key}

@@ -87,3 +87,26 @@ def test_a_single_file_for_a_speaker_warns(fitted):
     with pytest.warns(UserWarning, match="Only one file for speaker 'F03'"):
         table, _ = predict_files(model, files[:1], speaker="F03")
     assert len(table) == 1
+
+
+def refuse_poison(paths):
+    if any("poison" in str(path) for path in paths):
+        raise ValueError("poisoned file")
+    return paths
+
+
+def test_a_file_the_model_itself_refuses_is_skipped_and_the_others_keep_their_statistics(fitted, tmp_path):
+    import shutil
+
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from sklearn_ser._predict import predict_files
+
+    _, pipe, files, _ = fitted
+    poison = tmp_path / "poison.wav"
+    shutil.copy(files[0], poison)
+    guarded = Pipeline([("guard", FunctionTransformer(refuse_poison)), *pipe.steps])
+    table, failures = predict_files(guarded, [*files[:3], str(poison), *files[3:]], speaker="F03")
+    assert list(failures) == [str(poison)] and "poisoned" in failures[str(poison)]
+    np.testing.assert_allclose(table.filter(like="prob_").to_numpy(), expected(pipe, files, "F03"), rtol=1e-6)

@@ -235,6 +235,7 @@ def test_the_segment_lstm_reads_segment_statistics_of_its_features(corpus, featu
 
 
 def test_lstm_best_reads_one_second_segments_beside_the_utterance_functionals(corpus):
+    from sklearn_ser._sequences import sliding_starts
     from sklearn_ser.features import EGeMAPS
 
     _, frame = corpus
@@ -244,8 +245,29 @@ def test_lstm_best_reads_one_second_segments_beside_the_utterance_functionals(co
     segments = fitted.named_steps["features"].named_transformers["segments"]
     n_frames = len(segments[:-1].transform(frame["path"][:1])[0])
     sequence = fitted[:-2].transform(frame["path"][:1])[0]
-    assert len(sequence) == len(range(0, n_frames - 100 + 1, 50)) + ((n_frames - 100) % 50 != 0)
+    assert len(sequence) == len(sliding_starts(n_frames, 100, 50))
     assert sequence.shape[1] == 2 * 3 * 65 + 88
     functionals = fitted.named_steps["features"].named_transformers["utterance"].transform(frame["path"][:1])
     np.testing.assert_allclose(sequence[:, -88:], np.tile(functionals, (len(sequence), 1)), rtol=1e-5)
     assert not np.allclose(functionals, EGeMAPS().fit_transform(frame["path"][:1]))
+
+
+def plain_parameters(estimator):
+    """Every nested parameter that is a plain value (not an estimator or a list of steps), by name."""
+    return {
+        name: repr(value)
+        for name, value in estimator.get_params(deep=True).items()
+        if not hasattr(value, "get_params") and not isinstance(value, list)
+    }
+
+
+def test_best_is_lstm_best_and_fusion_weighs_on_log_loss():
+    best, lstm_best = get_recipe("best", random_state=3), get_recipe("lstm-best", random_state=3)
+    assert plain_parameters(best) == plain_parameters(lstm_best) and "lstm__hidden_size" in plain_parameters(best)
+    with pytest.raises(ValueError, match="'best' is now 'svm-best'"):
+        get_recipe("best", probability=True)
+    fusion = get_recipe("fusion").named_steps["fusion"]
+    assert fusion.scoring == "neg_log_loss"
+    members = fusion.named_estimators
+    assert plain_parameters(members["svm"]) == plain_parameters(get_recipe("svm-best", probability=True))
+    assert plain_parameters(members["lstm"]) == plain_parameters(get_recipe("lstm-best"))

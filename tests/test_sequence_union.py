@@ -4,7 +4,7 @@ import sklearn
 from sklearn.base import clone
 from sklearn.preprocessing import FunctionTransformer
 
-from sklearn_ser.features import MFCC, EGeMAPSFrames, FeatureSequences, SequenceUnion
+from sklearn_ser.features import MFCC, EGeMAPSFrames, FeatureSequences, SequenceScaler, SequenceUnion
 
 from .conftest import tone
 
@@ -67,14 +67,31 @@ def test_passthrough_is_refused():
         SequenceUnion([("a", columns(0, 1)), ("b", "passthrough")]).fit([np.ones((3, 2))])
 
 
+def named_columns(start, stop):
+    names = np.array([f"x{i}" for i in range(start, stop)], dtype=object)
+    return FunctionTransformer(lambda X: [x[:, start:stop] for x in X], feature_names_out=lambda _, __: names)
+
+
 def test_a_dropped_transformer_is_left_out_of_frames_names_and_checks():
     sequences = [np.arange(12.0).reshape(6, 2)]
-    halved = FunctionTransformer(lambda X: [x[::2] for x in X])
-    union = SequenceUnion([("a", columns(0, 1)), ("halved", halved), ("b", columns(1, 2))], max_frame_difference=1)
+    halved = FunctionTransformer(lambda X: [x[::2] for x in X], feature_names_out="one-to-one")
+    union = SequenceUnion(
+        [("a", named_columns(0, 1)), ("halved", halved), ("b", named_columns(1, 2))], max_frame_difference=1
+    )
     out = union.set_params(halved="drop").fit_transform(sequences)
     np.testing.assert_array_equal(out[0], sequences[0])
+    assert list(out.feature_names) == ["a__x0", "b__x1"]
     with pytest.raises(ValueError, match="different lengths"):
         union.set_params(halved=halved).fit_transform(sequences)
+
+
+def test_the_first_member_may_be_dropped_but_not_every_member():
+    sequences = [np.arange(12.0).reshape(6, 2)]
+    scaler = SequenceUnion([("a", "drop"), ("b", SequenceScaler())]).fit(sequences)
+    assert scaler.n_features_in_ == 2
+    np.testing.assert_allclose(scaler.transform(sequences)[0].mean(axis=0), 0, atol=1e-6)
+    with pytest.raises(ValueError, match="Every transformer of the SequenceUnion is 'drop'"):
+        SequenceUnion([("a", "drop"), ("b", "drop")]).fit(sequences)
 
 
 def test_a_transformer_returning_a_table_is_named():

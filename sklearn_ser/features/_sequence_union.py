@@ -142,15 +142,20 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
 
     @property
     def n_features_in_(self):
-        """Features of ``X`` seen by the first transformer in :meth:`fit`, when it records them."""
-        return self.transformer_list[0][1].n_features_in_
+        """Features of ``X`` seen by the first transformer not dropped in :meth:`fit`, when it records them."""
+        return self._first_transformer().n_features_in_
 
     @property
     def feature_names_in_(self):
-        """Names of the features of ``X`` seen by the first transformer in :meth:`fit`, when it records them."""
-        return self.transformer_list[0][1].feature_names_in_
+        """Names of the features of ``X`` seen by the first transformer not dropped, when it records them."""
+        return self._first_transformer().feature_names_in_
+
+    def _first_transformer(self):
+        return next(transformer for _, transformer, _ in self._iter())
 
     def _check_transformers(self):
+        if all(isinstance(transformer, str) and transformer == "drop" for _, transformer in self.transformer_list):
+            raise ValueError("Every transformer of the SequenceUnion is 'drop': there are no sequences to join.")
         for name, transformer in self.transformer_list:
             if isinstance(transformer, str) and transformer != "drop":
                 raise ValueError(
