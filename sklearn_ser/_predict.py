@@ -125,9 +125,9 @@ def predict_files(model, inputs, *, speaker=None, progress=None):
         statistics, as in training (by the stored ones if it is a training
         speaker's id), so they are predicted together, not in chunks, and
         without a progress bar; give many files of the speaker, covering
-        several emotions (a single file warns). Without it such a model falls back to other
-        statistics and warns. A model that does not use speaker ids refuses
-        it.
+        several emotions (a single file warns). Without it such a model
+        falls back to other statistics and warns. A model that does not use
+        speaker ids refuses it.
     progress : bool or None, default=None
         Show a progress bar (by default for more than 64 files, without
         ``speaker``).
