@@ -368,6 +368,35 @@ def test_a_model_that_reads_no_audio_is_refused(recording):
         predict_timeline(model, waveform, sr=SR)
 
 
+class RefusesLoudWindows(BaseEstimator, ClassifierMixin):
+    """Raises, as a step might on odd input, for any row whose first feature exceeds ``threshold``, naming its index."""
+
+    def __init__(self, threshold=0.0):
+        self.threshold = threshold
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        for index, row in enumerate(np.asarray(X)):
+            if row[0] > self.threshold:
+                raise ValueError(f"row {index} is too loud")
+        return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+
+def test_a_model_error_names_the_window_in_seconds():
+    from sklearn_ser.features import MFCC
+
+    quiet, loud = 0.01 * tone(SR, seconds=4.0, freq=200), 0.9 * tone(SR, seconds=1.0, freq=200)
+    features = make_pipeline(MFCC(n_mfcc=13), SequencePooling(stats=("mean",)))
+    energy = features.fit_transform([quiet[:SR], loud])[:, 0]
+    model = make_pipeline(features, RefusesLoudWindows(threshold=energy.mean()).fit(np.zeros((2, 13)), ["a", "b"]))
+    recording = np.concatenate([quiet, loud, quiet]).astype(np.float32)
+    with pytest.raises(ValueError, match=r"window 4\.00-5\.00 s: row 0 is too loud"):
+        predict_timeline(model, recording, sr=SR, window=1.0, hop=1.0, vad=None)
+
+
 # ---------------------------------------------------------------------------
 # Silero, Ctrl-C
 # ---------------------------------------------------------------------------

@@ -194,7 +194,8 @@ def predict_timeline(
             batch_starts, windows = zip(*batch)
             is_speech = detector(windows) if detector is not None else np.ones(len(windows), dtype=bool)
             if is_speech.any():
-                outputs.append(classify([w for w, keep in zip(windows, is_speech) if keep]))
+                kept = [(start, w) for start, w, keep in zip(batch_starts, windows, is_speech) if keep]
+                outputs.append(_classified(classify, kept, rate))
             starts.extend(batch_starts)
             ends.extend(start + len(w) for start, w in zip(batch_starts, windows))
             speech.append(is_speech)
@@ -226,6 +227,22 @@ def _with_probabilities(frame, classes, outputs, smooth):
     for column, label in enumerate(classes):
         frame[f"prob_{label}"] = proba[:, column]
     return frame
+
+
+def _classified(classify, windows, rate):
+    """``classify`` of the ``(start, waveform)`` windows; a model's ValueError names the first window that raises it."""
+    try:
+        return classify([waveform for _, waveform in windows])
+    except ValueError:
+        for start, waveform in windows:
+            try:
+                classify([waveform])
+            except ValueError as exc:
+                raise ValueError(
+                    f"The model cannot classify the window {start / rate:.2f}-{(start + len(waveform)) / rate:.2f} s: "
+                    f"{exc}"
+                ) from exc
+        raise
 
 
 def _batched(items, size):
