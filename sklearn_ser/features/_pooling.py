@@ -37,6 +37,12 @@ STATISTICS = {
 }
 
 
+def frame_statistics_row(frames, stats):
+    """The ``stats`` of ``frames`` (n_frames, n_features) over time, in float64, concatenated statistic-major."""
+    frames = np.asarray(frames, dtype=np.float64)
+    return np.concatenate([STATISTICS[name](frames) for name in stats])
+
+
 def statistics_names(estimator, input_features):
     """``<feature>_<statistic>`` for every statistic of ``estimator.stats``, statistic-major."""
     check_is_fitted(estimator)
@@ -111,11 +117,9 @@ class SequencePooling(SequenceInputMixin, TransformerMixin, BaseEstimator):
         X_pooled : ndarray of shape (n_samples, n_features * len(stats)), float64
         """
         sequences = self._check_input(X)
-        functions = [STATISTICS[name] for name in self.stats]
-        pooled = np.empty((len(sequences), self.n_features_in_ * len(functions)))
+        pooled = np.empty((len(sequences), self.n_features_in_ * len(self.stats)))
         for row, sequence in zip(pooled, sequences):
-            frames = sequence.astype(np.float64)
-            row[:] = np.concatenate([function(frames) for function in functions])
+            row[:] = frame_statistics_row(sequence, self.stats)
         return pooled
 
     def get_feature_names_out(self, input_features=None):

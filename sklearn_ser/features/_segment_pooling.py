@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from .._sequences import SequenceTransformer, sliding_starts
-from ._pooling import STATISTICS, check_stats, statistics_names
+from ._pooling import check_stats, frame_statistics_row, statistics_names
 
 
 class SegmentPooling(SequenceTransformer):
@@ -89,12 +89,9 @@ class SegmentPooling(SequenceTransformer):
 
     def _transform_one(self, sequence):
         frames = sequence.astype(np.float64)
-        functions = [STATISTICS[name] for name in self.stats]
         starts = sliding_starts(len(frames), self.segment_frames, self.segment_hop)
         segments = [frames[start : start + self.segment_frames] for start in starts]
-        return np.asarray(
-            [np.concatenate([function(segment) for function in functions]) for segment in segments], dtype=np.float32
-        )
+        return np.asarray([frame_statistics_row(segment, self.stats) for segment in segments], dtype=np.float32)
 
     def _check_params(self):
         check_stats(self.stats)

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._audio import check_audio_input, is_path
 from .._device import parse_device, resolve_device
 from ._audio_transformer import AudioFeatureTransformer
-from ._pooling import STATISTICS
+from ._pooling import frame_statistics_row
 from ._speech_model import (
     encoder_from_state,
     fingerprint,
@@ -119,9 +119,7 @@ class _Embedding:
     def _pool(self, frames):
         if self.pooling is None:
             return frames.copy()
-        frames = frames.astype(np.float64)
-        row = np.concatenate([STATISTICS[name](frames) for name in POOLED_STATISTICS[self.pooling]])
-        return row[None, :].astype(np.float32)
+        return frame_statistics_row(frames, POOLED_STATISTICS[self.pooling])[None, :].astype(np.float32)
 
     def __reduce__(self):
         # For worker processes and Dask: the weights travel as NumPy arrays and
