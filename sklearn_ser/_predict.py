@@ -170,33 +170,23 @@ def _predict_as_one_speaker(pipeline, method, speaker, files, failures):
             )
 
         def predict(chunk):
-            if len(chunk) == 1:
-                warnings.warn(
-                    f"Only one file for speaker {speaker!r}: its per-speaker statistics are those of a single "
-                    "utterance, which removes most of what tells its emotion apart. Give a speaker's files "
-                    "together, many of them, covering several emotions.",
-                    UserWarning,
-                    stacklevel=4,
-                )
             return getattr(pipeline, method)(chunk, speaker=np.full(len(chunk), speaker, dtype=object))
 
-        try:
-            return files, list(predict(files)) if files else []
-        except UNREADABLE:
-            readable = [file for file in files if _predictable(predict, file, failures)]
-            return readable, list(predict(readable)) if readable else []
-
-
-def _predictable(predict, file, failures):
-    """Whether ``predict`` takes ``file`` on its own; if not, the reason goes to ``failures``."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            predict([file])
-    except UNREADABLE as exc:
-        failures[file] = str(exc)
-        return False
-    return True
+        known_failures = len(failures)
+        predicted = list(_predict_readable(predict, files, failures))
+        readable = [file for file, _ in predicted]
+        if len(failures) > known_failures and readable:
+            # Found file by file: predict the others together again, so that their statistics are the speaker's.
+            predicted = list(zip(readable, predict(readable)))
+    if len(readable) == 1:
+        warnings.warn(
+            f"Only one file for speaker {speaker!r}: its per-speaker statistics are those of a single "
+            "utterance, which removes most of what tells its emotion apart. Give a speaker's files "
+            "together, many of them, covering several emotions.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return readable, [output for _, output in predicted]
 
 
 def _predict_readable(predict, files, failures):
