@@ -203,6 +203,20 @@ def sliding_starts(n_items, length, hop):
     return starts if starts[-1] == last else np.append(starts, last)
 
 
+def holds_sequences(X):
+    """Whether ``X`` is a batch of feature sequences rather than a 2-D table.
+
+    Sequences: a 3-D numeric array, or a list, tuple or 1-D object array
+    whose first item is 2-D (an empty list too, which
+    :func:`check_sequences` then reports). Anything else is a table.
+    """
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        return X.ndim == 3
+    if isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.ndim == 1):
+        return len(X) == 0 or np.ndim(X[0]) == 2
+    return False
+
+
 def check_sequences(X, *, n_features=None):
     """Validate a batch of feature sequences.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.pipeline import FeatureUnion
 
-from .._sequences import FeatureSequences, SequenceOutputMixin
+from .._sequences import FeatureSequences, SequenceOutputMixin, holds_sequences
 
 
 class SequenceUnion(SequenceOutputMixin, FeatureUnion):
@@ -199,18 +199,17 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
 
     def _sequences_or_rows(self, name, X):
         """A transformer's output as a list of float32 sequences, or (a table) a float32 array of rows."""
-        if hasattr(X, "toarray"):
-            X = X.toarray()
-        if hasattr(X, "to_numpy"):
-            X = X.to_numpy()
-        if isinstance(X, np.ndarray) and X.ndim == 2:
-            if not self.repeat_tables:
-                raise ValueError(
-                    f"Transformer {name!r} did not return (n_frames, n_features) sequences but a table of shape "
-                    f"{X.shape}; pass repeat_tables=True to repeat each utterance's row on its frames."
-                )
-            return X.astype(np.float32)
-        sequences = [np.asarray(x, dtype=np.float32) for x in X]
-        if any(x.ndim != 2 for x in sequences):
+        if holds_sequences(X):
+            sequences = [np.asarray(x, dtype=np.float32) for x in X]
+            if any(x.ndim != 2 for x in sequences):
+                raise ValueError(f"Transformer {name!r} did not return (n_frames, n_features) sequences.")
+            return sequences
+        rows = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float32)
+        if rows.ndim != 2:
             raise ValueError(f"Transformer {name!r} did not return (n_frames, n_features) sequences.")
-        return sequences
+        if not self.repeat_tables:
+            raise ValueError(
+                f"Transformer {name!r} did not return (n_frames, n_features) sequences but a table of shape "
+                f"{rows.shape}; pass repeat_tables=True to repeat each utterance's row on its frames."
+            )
+        return rows

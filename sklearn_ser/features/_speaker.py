@@ -8,7 +8,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
-from .._sequences import FeatureSequences, SequenceOutputMixin, check_sequences, frame_statistics, record_feature_names
+from .._sequences import (
+    FeatureSequences,
+    SequenceOutputMixin,
+    check_sequences,
+    frame_statistics,
+    holds_sequences,
+    record_feature_names,
+)
 
 
 class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
@@ -195,7 +202,7 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
 
     def _check_items(self, X, *, reset):
         """The utterances of ``X`` as 2-D arrays (a table's rows as one-row arrays), and whether they are sequences."""
-        is_sequence = _holds_sequences(X)
+        is_sequence = holds_sequences(X)
         if not is_sequence:
             array = check_array(X, dtype=(np.float64, np.float32))
         if not reset and is_sequence != self._fitted_on_sequences:
@@ -227,17 +234,3 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
-
-
-def _holds_sequences(X):
-    """Whether ``X`` is a batch of feature sequences rather than a 2-D table.
-
-    Sequences: a 3-D numeric array, or a list, tuple or 1-D object array
-    whose first item is 2-D (an empty list too, which
-    :func:`check_sequences` then reports). Anything else is a table.
-    """
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        return X.ndim == 3
-    if isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.ndim == 1):
-        return len(X) == 0 or np.ndim(X[0]) == 2
-    return False
