@@ -212,6 +212,8 @@ class FeatureCache:
     """
 
     pack_size = 1024
+    #: Seconds after which an extraction writes what it has computed, even short of a pack.
+    flush_seconds = 10.0
 
     def __init__(self, directory, index=None):
         self.directory = Path(directory)

@@ -5,7 +5,9 @@ overhead small, and streamed: a worker decodes the files of its chunk one at
 a time (a whole chunk at a time for a computer with a ``batch`` method, such
 as the torch engine), so memory holds the features of the corpus but never
 more than a chunk of waveforms per worker. Finished features are written to
-the cache in packs as they arrive, so an interrupted run keeps them.
+the cache in packs as they arrive (a pack every ``pack_size`` utterances, or
+every ``flush_seconds`` of work, whichever comes first), so an interrupted or
+killed run keeps them.
 
 Backends (``backend``):
 
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, nullcontext
@@ -106,11 +109,18 @@ def extract(sources, compute, *, sr, n_jobs=None, backend=None, memory=None, nam
     chunks = [todo[start : start + CHUNK_SIZE] for start in range(0, len(todo), CHUNK_SIZE)]
     tasks = [(index, [sources[i] for i in chunk], compute, sr) for index, chunk in enumerate(chunks)]
     unstored = []
+    last_flush = [time.monotonic()]
 
     def flush():
         if cache is not None and unstored:
             cache.store([keys[i] for i in unstored], [results[i] for i in unstored])
         unstored.clear()
+        last_flush[0] = time.monotonic()
+
+    def due():
+        if cache is None or not unstored:
+            return False
+        return len(unstored) >= cache.pack_size or time.monotonic() - last_flush[0] >= cache.flush_seconds
 
     total = sum(1 for result in results if result is None)
     try:
@@ -126,7 +136,7 @@ def extract(sources, compute, *, sr, n_jobs=None, backend=None, memory=None, nam
                         results[j] = features
                     progress.update(1 + len(copies.get(i, ())))
                 unstored.extend(chunk[: len(outputs)])
-                if cache is not None and len(unstored) >= cache.pack_size:
+                if due():
                     flush()
                 if error is not None:
                     raise error

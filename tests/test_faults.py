@@ -98,13 +98,16 @@ def test_a_pipeline_stopped_by_a_corrupt_file_resumes_after_the_fix(tmp_path, fi
 
 
 KILLED_RUN = """
-import os, signal, sys
+import os, signal, sys, time
 
 from sklearn_ser import _cache
 from sklearn_ser.features import MelSpectrogram
 
-_cache.FeatureCache.pack_size = 4  # write packs as the run goes, as a large corpus does
-kill_at = int(sys.argv[2])
+kill_at, every = int(sys.argv[2]), sys.argv[3]
+if every == "pack":
+    _cache.FeatureCache.pack_size = 4  # packs fill as the run goes, as on a large corpus
+else:  # a slow extraction (as a speech encoder's) of packs that never fill: written every few seconds
+    _cache.FeatureCache.flush_seconds = 0.1
 make = MelSpectrogram._make_computer
 
 
@@ -116,20 +119,23 @@ def dying(transformer):
         count[0] += 1
         if count[0] == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
+        if every == "seconds":
+            time.sleep(0.02)
         return compute(y)
 
     return computer
 
 
 MelSpectrogram._make_computer = dying
-MelSpectrogram(memory=sys.argv[1]).fit_transform(sys.argv[3:])
+MelSpectrogram(memory=sys.argv[1]).fit_transform(sys.argv[4:])
 """
 
 
-def test_a_killed_extraction_leaves_a_cache_the_next_run_completes(tmp_path, files, monkeypatch):
+@pytest.mark.parametrize("every", ["pack", "seconds"])
+def test_a_killed_extraction_leaves_a_cache_the_next_run_completes(tmp_path, files, monkeypatch, every):
     paths, _ = files
     cache = tmp_path / "cache"
-    killed = subprocess.run([sys.executable, "-c", KILLED_RUN, str(cache), "23", *paths])
+    killed = subprocess.run([sys.executable, "-c", KILLED_RUN, str(cache), "23", every, *paths])
     assert killed.returncode == -signal.SIGKILL
     counter = CountingComputations(monkeypatch, MelSpectrogram)
     resumed = MelSpectrogram(memory=cache).fit_transform(paths)

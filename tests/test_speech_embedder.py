@@ -128,8 +128,10 @@ def expected_features(hidden_states, layer, pooling):
 def forward_batch_sizes(embedder):
     """The batch size of every forward pass of the fitted embedder's encoder, from now on."""
     sizes = []
-    embedder.model_.register_forward_pre_hook(
-        lambda module, args, kwargs: sizes.append(len(next(iter(kwargs.values())))), with_kwargs=True
+    # The encoder's first module: trimmed Whisper runs the encoder's modules, not its forward.
+    first = embedder.model_.conv1 if embedder.model_type_ == "whisper" else embedder.model_
+    first.register_forward_pre_hook(
+        lambda module, args, kwargs: sizes.append(len(next(iter([*args, *kwargs.values()])))), with_kwargs=True
     )
     return sizes
 
@@ -137,7 +139,8 @@ def forward_batch_sizes(embedder):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("arch", ARCHS)
 def test_features_are_the_models_own_hidden_states(folders, waveforms, arch, device):
-    embedder = SpeechEmbedder(model=folders[arch], device=device).fit(waveforms)
+    # Whisper through transformers' own forward: its input padded to 30 s
+    embedder = SpeechEmbedder(model=folders[arch], whisper_input="padded", device=device).fit(waveforms)
     assert (embedder.n_layers_, embedder.hidden_size_, embedder.model_type_) == (2, 16, arch)
     assert embedder.sampling_rate_ == SR and embedder.device_.type == device
     references = [reference_hidden_states(folders[arch], y) for y in waveforms]
@@ -318,9 +321,10 @@ def test_the_cache_knows_a_model_by_its_config_and_weights(folders, waveforms, t
 
     first, computed = embed(folders["wav2vec2"])
     assert computed == 2
-    again, computed = embed(folders["wav2vec2"], batch_size=1, max_duration=10.0)
+    again, computed = embed(folders["wav2vec2"], batch_size=1, whisper_input="padded")
     assert computed == 0
     np.testing.assert_array_equal(again, first)
+    assert embed(folders["wav2vec2"], max_duration=0.4)[1] == 3  # the 0.5 s utterance is cut in two
     elsewhere = shutil.copytree(folders["wav2vec2"], tmp_path / "copy")
     assert embed(elsewhere)[1] == 0  # the same model in another folder
     other, computed = embed(folders["wav2vec2-other-weights"])  # the same config, other weights
@@ -328,7 +332,11 @@ def test_the_cache_knows_a_model_by_its_config_and_weights(folders, waveforms, t
     assert embed(folders["wav2vec2"], layer=2)[1] == 2
     assert embed(folders["wav2vec2"], layer=-1)[1] == 0  # the same hidden state as layer=2
     assert embed(folders["wav2vec2"], pooling="mean+std")[1] == 2
-    assert len(list((cache / "sklearn_ser_features").glob("SpeechEmbedder-*"))) == 4
+    assert len(list((cache / "sklearn_ser_features").glob("SpeechEmbedder-*"))) == 5
+    trimmed, computed = embed(folders["whisper"])
+    assert computed == 2 and embed(folders["whisper"])[1] == 0
+    padded, computed = embed(folders["whisper"], whisper_input="padded")
+    assert computed == 2 and not np.allclose(padded, trimmed)
 
 
 def test_a_missing_model_is_named_with_how_to_get_it(folders, waveforms, tmp_path):
@@ -379,19 +387,22 @@ def test_invalid_parameters(folders, waveforms, params, error, match):
         SpeechEmbedder(**{"model": folders["hubert"], **params}).fit(waveforms)
 
 
-def test_long_utterances_are_named(folders, waveforms, tmp_path):
-    embedder = SpeechEmbedder(model=folders["wav2vec2"], max_duration=0.4, device="cpu").fit(waveforms)
-    path = tmp_path / "long.wav"
-    soundfile.write(path, np.zeros(8000), 8000)
-    with pytest.raises(ValueError, match=r"X\[1\] \('.*long.wav'\) lasts 1.0 s, longer than max_duration=0.4 s"):
-        embedder.transform([waveforms[1], path])
-    with pytest.raises(ValueError, match=r"X\[0\] lasts 0.5 s, longer than max_duration=0.4 s"):
-        embedder.transform(waveforms)
+@pytest.mark.parametrize("arch", ["wav2vec2", "whisper"])
+def test_long_utterances_are_embedded_in_equal_pieces(folders, arch):
+    rng = np.random.default_rng(3)
+    # Whisper pieces of at most 30 s; for wav2vec2, 0.4 s: 3 pieces of 6000 samples.
+    max_duration, n = (30.0, 31 * SR + 10) if arch == "whisper" else (0.4, 18000)
+    long = (0.1 * rng.standard_normal(n)).astype(np.float32)
+    embedder = SpeechEmbedder(model=folders[arch], max_duration=max_duration, pooling=None, device="cpu").fit([long])
+    n_pieces = math.ceil(n / (max_duration * SR))
+    bounds = np.linspace(0, n, n_pieces + 1).round().astype(int)
+    pieces = [long[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
+    expected = np.concatenate(embedder.transform(pieces))
+    np.testing.assert_allclose(embedder.transform([long])[0], expected, rtol=1e-5, atol=1e-5)
+    pooled = embedder.set_params(pooling="mean+std").transform([long])[0]
+    np.testing.assert_allclose(pooled, expected_features([expected], 0, "mean+std"), rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match=r"max_duration=31 exceeds the 30 s windows of Whisper's encoder"):
-        SpeechEmbedder(model=folders["whisper"], max_duration=31).fit(waveforms)
-    whisper = SpeechEmbedder(model=folders["whisper"], device="cpu").fit(waveforms)
-    with pytest.raises(ValueError, match=r"max_duration=31 exceeds the 30 s windows"):
-        whisper.set_params(max_duration=31).transform(waveforms)
+        SpeechEmbedder(model=folders["whisper"], max_duration=31).fit([long])
 
 
 def test_unfitted_and_missing_transformers(folders, waveforms, monkeypatch):
@@ -410,3 +421,84 @@ def test_importing_the_features_does_not_import_transformers():
     probe = "import sys, sklearn_ser.features; print('transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def trimmed_whisper_reference(folder, y):
+    """transformers' own WhisperEncoder.forward on the log-Mel frames of ``y`` alone.
+
+    An encoder whose window is cut to the audio's frames (``max_source_positions``
+    and the positional embeddings) takes them; ``y`` must give an even
+    number of log-Mel frames, so that no padding frame is needed.
+    """
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+    full = transformers.AutoModel.from_pretrained(folder).encoder
+    extractor = transformers.AutoFeatureExtractor.from_pretrained(folder)
+    n_mel = math.ceil(len(y) / extractor.hop_length)
+    assert n_mel % 2 == 0
+    config = transformers.WhisperConfig.from_dict({**full.config.to_dict(), "max_source_positions": n_mel // 2})
+    state = full.state_dict()
+    state["embed_positions.weight"] = state["embed_positions.weight"][: n_mel // 2]
+    cut = WhisperEncoder(config).eval()
+    cut.load_state_dict(state)
+    mel = extractor(y, sampling_rate=SR, return_tensors="pt")["input_features"][:, :, :n_mel]
+    with torch.inference_mode():
+        return [h[0].numpy() for h in cut(mel, output_hidden_states=True).hidden_states]
+
+
+def test_trimmed_whisper_is_the_encoder_cut_to_the_audio(folders, waveforms):
+    embedder = SpeechEmbedder(model=folders["whisper"], device="cpu").fit(waveforms)
+    assert embedder.whisper_input == "trimmed"
+    references = [trimmed_whisper_reference(folders["whisper"], y) for y in waveforms]
+    for layer in LAYERS:
+        for pooling in POOLINGS:
+            out = embedder.set_params(layer=layer, pooling=pooling).transform(waveforms)
+            for features, hidden_states in zip(out, references):
+                expected = expected_features(hidden_states, layer, pooling)
+                np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-5, err_msg=f"{layer=}, {pooling=}")
+
+
+def test_trimmed_and_padded_whisper_keep_the_same_frames(folders):
+    rng = np.random.default_rng(4)
+    utterances = [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in (1, 159, 160, 161, 5000, 40000)]
+    trimmed = SpeechEmbedder(model=folders["whisper"], pooling=None, device="cpu").fit(utterances)
+    padded = clone(trimmed).set_params(whisper_input="padded").fit(utterances)
+    for layer in LAYERS:
+        shapes = [[x.shape for x in e.set_params(layer=layer).transform(utterances)] for e in (trimmed, padded)]
+        assert shapes[0] == shapes[1] == [(math.ceil(len(y) / 320), trimmed.n_features_out_) for y in utterances]
+    # The first hidden state of a frame depends on its neighbours only: equal away from the end.
+    first = [e.set_params(layer=0).transform(utterances[-1:])[0] for e in (trimmed, padded)]
+    np.testing.assert_allclose(first[0][:-2], first[1][:-2], rtol=1e-5, atol=1e-5)
+
+
+def test_whisper_loads_its_encoder_alone(folders, waveforms):
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+    embedder = SpeechEmbedder(model=folders["whisper"], device="cpu").fit(waveforms)
+    assert type(embedder.model_) is WhisperEncoder
+    full = transformers.AutoModel.from_pretrained(folders["whisper"])
+    expected = full.encoder.state_dict()
+    loaded = embedder.model_.state_dict()
+    assert list(loaded) == list(expected)
+    for name in expected:
+        torch.testing.assert_close(loaded[name], expected[name], rtol=0, atol=0)
+    again = SpeechEmbedder(model=folders["whisper"], device="cpu").fit(waveforms)
+    assert again.model_fingerprint_ == embedder.model_fingerprint_
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "no-encoder"])
+def test_damaged_whisper_weights_name_the_file(folders, waveforms, tmp_path, damage):
+    folder = shutil.copytree(folders["whisper"], tmp_path / "whisper")
+    weights = folder / "model.safetensors"
+    if damage == "truncated":
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    elif damage == "garbage":
+        weights.write_bytes(b"not a safetensors file")
+    else:
+        from safetensors.torch import save_file
+
+        save_file({"decoder.layer_norm.weight": torch.ones(16)}, weights)
+    match = r"model=.*whisper'.*" + ("holds no Whisper encoder weight" if damage == "no-encoder" else "cannot be read")
+    with pytest.raises(OSError, match=match) as info:
+        SpeechEmbedder(model=folder).fit(waveforms)
+    assert "model.safetensors" in str(info.value)

@@ -11,7 +11,6 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._audio import check_audio_input, is_path
 from .._device import parse_device, resolve_device
 from ._audio_transformer import AudioFeatureTransformer
 from ._pooling import frame_statistics_row
@@ -24,12 +23,12 @@ from ._speech_model import (
     portable_state,
 )
 from ._table_output import TableOutputMixin
+from ._whisper import encoder_frames, log_mel_frames, whisper_hidden_states
 
 POOLED_STATISTICS = {"mean": ("mean",), "mean+std": ("mean", "std")}
 
 
-class _TooLongError(ValueError):
-    """An utterance is longer than ``max_duration``; :meth:`SpeechEmbedder.transform` names it."""
+WHISPER_INPUTS = ("trimmed", "padded")
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,11 +36,14 @@ class _Embedding:
     """Waveforms at the model's rate -> float32 hidden states, per frame or pooled.
 
     Each utterance gives an ``(n_frames, n_features)`` array (``pooling``
-    None) or a ``(1, n_features)`` one. Utterances run in batches of up to
-    ``batch_size``, sorted by length. Zero padding changes the outputs of
-    a model that takes no attention mask, or normalises its convolutional
-    features over time (a GroupNorm): with those, only utterances of equal
-    length share a batch. Whisper pads every input to 30 s anyway.
+    None) or a ``(1, n_features)`` one. An utterance longer than
+    ``max_samples`` is cut into equal consecutive pieces no longer than it,
+    each run alone, and their frames are joined. Pieces run in batches of up
+    to ``batch_size``, sorted by length. Zero padding changes the outputs
+    of a model that takes no attention mask, or normalises its
+    convolutional features over time (a GroupNorm): with those, only pieces
+    of equal length share a batch. Whisper's pieces are masked (trimmed) or
+    all 30 s long (padded).
     """
 
     encoder: object
@@ -50,6 +52,7 @@ class _Embedding:
     pooling: str | None
     batch_size: int
     max_samples: int
+    whisper_input: str
     device: str  # the embedder's parameter, resolved where an unpickled copy runs
 
     def __call__(self, y):
@@ -57,20 +60,29 @@ class _Embedding:
 
     def batch(self, waveforms):
         """Features of each waveform, in order."""
-        longest = max(len(y) for y in waveforms)
-        if longest > self.max_samples:
-            raise _TooLongError(f"An utterance of {longest} samples is longer than max_samples={self.max_samples}.")
+        owners, pieces = [], []
+        for owner, y in enumerate(waveforms):
+            for piece in _pieces(y, self.max_samples):
+                owners.append(owner)
+                pieces.append(piece)
         shortest = min_samples(self.encoder.config)
-        waveforms = [y if len(y) >= shortest else np.pad(y, (0, shortest - len(y))) for y in waveforms]
-        outputs = [None] * len(waveforms)
-        for group in self._groups([len(y) for y in waveforms]):
-            for i, features in zip(group, self._embed([waveforms[i] for i in group])):
-                outputs[i] = features
-        return outputs
+        pieces = [y if len(y) >= shortest else np.pad(y, (0, shortest - len(y))) for y in pieces]
+        frames = [None] * len(pieces)
+        for group in self._groups([len(y) for y in pieces]):
+            for i, features in zip(group, self._embed([pieces[i] for i in group])):
+                frames[i] = features
+        joined = [[] for _ in waveforms]
+        for owner, features in zip(owners, frames):
+            joined[owner].append(features)
+        return [self._pool(np.concatenate(parts) if len(parts) > 1 else parts[0]) for parts in joined]
 
     @property
     def _is_whisper(self):
         return self.encoder.config.model_type == "whisper"
+
+    @property
+    def _trims_whisper(self):
+        return self._is_whisper and self.whisper_input == "trimmed"
 
     @property
     def _takes_attention_mask(self):
@@ -83,7 +95,7 @@ class _Embedding:
         return self._takes_attention_mask and self.encoder.config.feat_extract_norm == "layer"
 
     def _groups(self, lengths):
-        """Indices of the utterances run together: sorted by length; of equal length if padding changes outputs."""
+        """Indices of the pieces run together: sorted by length; of equal length if padding changes outputs."""
         order = sorted(range(len(lengths)), key=lengths.__getitem__)
         pads_safely = self._pads_safely
         for _, same in itertools.groupby(order, key=lambda i: 0 if pads_safely else lengths[i]):
@@ -94,38 +106,68 @@ class _Embedding:
     def _embed(self, waveforms):
         import torch
 
+        with torch.inference_mode():
+            if self._trims_whisper:
+                hidden_states, n_frames = self._trimmed_whisper_states(waveforms)
+            else:
+                hidden_states, n_frames = self._encoder_states(waveforms)
+            if self.layers == "mean":
+                selected = torch.stack(hidden_states).mean(dim=0)
+            else:
+                selected = torch.cat([hidden_states[k] for k in self.layers], dim=-1)
+            frames = selected.float().cpu().numpy()
+        return [x[:n].copy() for x, n in zip(frames, n_frames)]
+
+    def _trimmed_whisper_states(self, waveforms):
+        mels = [log_mel_frames(self.feature_extractor, y) for y in waveforms]
+        n_frames = [encoder_frames(mel.shape[1]) for mel in mels]
+        return whisper_hidden_states(self.encoder, mels), n_frames
+
+    def _encoder_states(self, waveforms):
+        """Hidden states through the model's own forward, and the frames of each piece."""
         extractor = self.feature_extractor
         # Whisper's extractor pads to its 30 s window by default; the others pad to the longest.
         padding = {} if self._is_whisper else {"padding": True}
         inputs = extractor(
             waveforms, sampling_rate=extractor.sampling_rate, return_attention_mask=True, return_tensors="pt", **padding
         )
-        # Samples (wav2vec 2.0 family) or log-Mel frames (Whisper) of each utterance.
+        # Samples (wav2vec 2.0 family) or log-Mel frames (Whisper) of each piece.
         valid_inputs = inputs.pop("attention_mask")
         if self._takes_attention_mask:
             inputs["attention_mask"] = valid_inputs
-        with torch.inference_mode():
-            hidden_states = self.encoder(
-                **{name: value.to(self.encoder.device) for name, value in inputs.items()}, output_hidden_states=True
-            ).hidden_states
-            if self.layers == "mean":
-                selected = torch.stack(hidden_states).mean(dim=0)
-            else:
-                selected = torch.cat([hidden_states[k] for k in self.layers], dim=-1)
-            n_frames = self.encoder._get_feat_extract_output_lengths(valid_inputs.sum(dim=-1)).tolist()
-            frames = selected.float().cpu().numpy()
-        return [self._pool(x[:n]) for x, n in zip(frames, n_frames)]
+        device = next(self.encoder.parameters()).device
+        hidden_states = self.encoder(
+            **{name: value.to(device) for name, value in inputs.items()}, output_hidden_states=True
+        ).hidden_states
+        return hidden_states, self.encoder._get_feat_extract_output_lengths(valid_inputs.sum(dim=-1)).tolist()
 
     def _pool(self, frames):
         if self.pooling is None:
-            return frames.copy()
+            return frames
         return frame_statistics_row(frames, POOLED_STATISTICS[self.pooling])[None, :].astype(np.float32)
 
     def __reduce__(self):
         # For worker processes and Dask: the weights travel as NumPy arrays and
         # the encoder is rebuilt on the device that ``device`` means there.
-        fields = (self.feature_extractor, self.layers, self.pooling, self.batch_size, self.max_samples, self.device)
+        fields = (
+            self.feature_extractor,
+            self.layers,
+            self.pooling,
+            self.batch_size,
+            self.max_samples,
+            self.whisper_input,
+            self.device,
+        )
         return _unpickle_embedding, (portable_state(self.encoder), *fields)
+
+
+def _pieces(y, max_samples):
+    """``y`` cut into the fewest equal consecutive pieces of at most ``max_samples``."""
+    n_pieces = -(-len(y) // max_samples)
+    if n_pieces <= 1:
+        return [y]
+    bounds = np.linspace(0, len(y), n_pieces + 1).round().astype(int)
+    return [y[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
 
 
 def _unpickle_embedding(encoder_state, *fields):
@@ -171,10 +213,17 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
         :class:`~sklearn_ser.models.LSTMClassifier`, or
         :class:`SequencePooling`).
     max_duration : float, default=30.0
-        Longest utterance, in seconds, that is embedded; a longer one raises
-        a ValueError naming it (see Notes). Its self-attention takes memory
-        quadratic in the duration. At most 30 s for Whisper, whose encoder
+        Longest stretch of audio, in seconds, that the encoder sees at once;
+        a longer utterance is cut into pieces (see Notes). Self-attention
+        takes memory quadratic in it. At most 30 s for Whisper, whose encoder
         takes 30 s windows.
+    whisper_input : {"trimmed", "padded"}, default="trimmed"
+        How a Whisper encoder sees an utterance (other models ignore it).
+        ``"trimmed"``: the log-Mel frames that cover the audio, with the
+        positional embeddings cut to their number, about ten times faster
+        on 2-3 s utterances. ``"padded"``: the audio padded with silence to
+        Whisper's 30 s window, as the model was trained and as
+        ``transformers`` runs it. See Notes.
     batch_size : int, default=8
         Utterances per forward pass (see Notes).
     device : str, default="auto"
@@ -350,6 +399,7 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
         "layer": [Integral, list, tuple, StrOptions({"mean"})],
         "pooling": [StrOptions(set(POOLED_STATISTICS)), None],
         "max_duration": [Interval(Real, 0, None, closed="neither")],
+        "whisper_input": [StrOptions(set(WHISPER_INPUTS))],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
         "local_files_only": ["boolean"],
@@ -358,7 +408,7 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
     # The model enters the cache key through its fingerprint, the other parameters not at all.
     _extraction_params = AudioFeatureTransformer._extraction_params | {
         "model",
-        "max_duration",
+        "whisper_input",
         "batch_size",
         "device",
         "local_files_only",
@@ -372,6 +422,7 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
         layer="mean",
         pooling="mean",
         max_duration=30.0,
+        whisper_input="trimmed",
         batch_size=8,
         device="auto",
         local_files_only=True,
@@ -385,6 +436,7 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
         self.layer = layer
         self.pooling = pooling
         self.max_duration = max_duration
+        self.whisper_input = whisper_input
         self.batch_size = batch_size
         self.device = device
         self.local_files_only = local_files_only
@@ -468,10 +520,7 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
             If an utterance is longer than ``max_duration``, naming it.
         """
         check_is_fitted(self)
-        try:
-            features = super().transform(X)
-        except _TooLongError:
-            raise ValueError(self._too_long(check_audio_input(X))) from None
+        features = super().transform(X)
         if self.pooling is None:
             return features
         return self._as_table(np.concatenate(features), X)
@@ -523,6 +572,7 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
             pooling=self.pooling,
             batch_size=self.batch_size,
             max_samples=_max_samples(self.max_duration, self.feature_extractor_, self.model_type_, self.model),
+            whisper_input=self.whisper_input,
             device=self.device,
         )
 
@@ -544,24 +594,11 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
             self.model_ = encoder.to(self.device_)
         return self.model_
 
-    def _too_long(self, sources):
-        """The message naming the first source longer than ``max_duration``."""
-        import soundfile
-
-        for index, source in enumerate(sources):
-            if is_path(source):
-                duration, name = soundfile.info(source).duration, f"X[{index}] ('{source}')"
-            else:
-                duration, name = len(source) / self.sampling_rate_, f"X[{index}]"
-            if duration > self.max_duration:
-                return (
-                    f"{name} lasts {duration:.1f} s, longer than max_duration={self.max_duration} s; cut it into "
-                    "shorter utterances, or raise max_duration (the encoder's memory grows with its square)."
-                )
-        return f"An utterance is longer than max_duration={self.max_duration} s."
-
     def _cache_params(self):
-        return {**super()._cache_params(), "layer": self._layers(), "model": self.model_fingerprint_}
+        params = {**super()._cache_params(), "layer": self._layers(), "model": self.model_fingerprint_}
+        if self.model_type_ == "whisper":
+            params["whisper_input"] = self.whisper_input
+        return params
 
     def _versions(self):
         import torch

@@ -15,6 +15,8 @@ import os
 
 import numpy as np
 
+from ._whisper import UnreadableWeightsError, load_whisper_encoder
+
 SUPPORTED_MODEL_TYPES = ("wav2vec2", "hubert", "wavlm", "whisper")
 # Config entries that say where a model came from, not what it computes.
 _PROVENANCE_KEYS = frozenset({"_name_or_path", "_commit_hash", "transformers_version"})
@@ -33,8 +35,9 @@ def import_transformers():
 def load_encoder(model, *, local_files_only):
     """The encoder of ``model`` and its feature extractor.
 
-    The encoder is what ``AutoModel`` loads (of a Whisper model, its
-    encoder only), on the CPU, in float32 and in evaluation mode.
+    The encoder is what ``AutoModel`` loads, on the CPU, in float32 and in
+    evaluation mode; of a Whisper model, its ``WhisperEncoder`` alone, read
+    from the checkpoint without the decoder's weights.
 
     Raises
     ------
@@ -57,14 +60,18 @@ def load_encoder(model, *, local_files_only):
             f"{', '.join(SUPPORTED_MODEL_TYPES)} models."
         )
     try:
-        network = transformers.AutoModel.from_pretrained(name, config=config, **options)
+        if config.model_type == "whisper":
+            encoder = load_whisper_encoder(name, config, **options)
+        else:
+            encoder = transformers.AutoModel.from_pretrained(name, config=config, **options)
+    except UnreadableWeightsError:
+        raise
     except OSError as exc:
         raise OSError(_unavailable(name, local_files_only, "no weights", exc)) from exc
     try:
         feature_extractor = transformers.AutoFeatureExtractor.from_pretrained(name, **options)
     except OSError as exc:
         raise OSError(_unavailable(name, local_files_only, "no feature extractor", exc)) from exc
-    encoder = network.get_encoder() if config.model_type == "whisper" else network
     return encoder.float().eval(), feature_extractor
 
 
@@ -97,7 +104,8 @@ def min_samples(config):
 
     That gives one frame, or (with a GroupNorm after the first convolution)
     as many as the first convolution needs to give two. 1 for Whisper, whose
-    feature extractor pads every input to 30 s.
+    log-Mel frames are computed with the input padded (to 30 s, or past its
+    last frame when trimmed).
     """
     if config.model_type == "whisper":
         return 1
