@@ -27,10 +27,32 @@ def _overrides(args, recipe):
     from .recipes import recipe_options
 
     overrides = _parse_assignments(args.set)
-    for option in set(recipe_options(recipe)) & {"max_epochs", "random_state", "device", "n_jobs"}:
+    options = recipe_options(recipe)
+    for option in set(options) & {"max_epochs", "random_state", "device", "n_jobs"}:
         if getattr(args, option, None) is not None:
             overrides[option] = getattr(args, option)
+    if getattr(args, "speech_model", None) is not None:
+        if "model" not in options:
+            raise ValueError(
+                f"--speech-model: recipe {recipe!r} uses no pretrained speech model; the recipes that do: "
+                f"{', '.join(_speech_recipes())}."
+            )
+        overrides["model"] = args.speech_model
     return overrides
+
+
+def _speech_recipes():
+    from .recipes import list_recipes, recipe_options
+
+    return [name for name in list_recipes() if "model" in recipe_options(name)]
+
+
+def _fetch_model(args):
+    from .features import fetch_speech_model
+
+    path = fetch_speech_model(args.name, folder=args.folder)
+    print(f"{args.name} is in {path}")
+    print(f"Use it offline with --speech-model {args.folder or args.name} (recipes {', '.join(_speech_recipes())}).")
 
 
 def _parse_assignments(assignments):
@@ -257,6 +279,13 @@ def _add_training_options(command, *, epochs="training epochs of neural recipes 
     command.add_argument("--device", default=None, help="torch device (default: auto, CUDA when present)")
     command.add_argument("--n-jobs", type=int, default=None, help="parallel feature extraction workers")
     command.add_argument(
+        "--speech-model",
+        metavar="PATH_OR_ID",
+        default=None,
+        help="the pretrained speech encoder of the recipes that use one (ssl-best, ssl-svm, ssl-lstm): a folder or "
+        "a Hugging Face id in the local cache (see fetch-model); default: the recipe's, openai/whisper-base",
+    )
+    command.add_argument(
         "--set",
         action="append",
         metavar="KEY=VALUE",
@@ -427,6 +456,19 @@ def _add_search(commands):
     search.set_defaults(run=_search)
 
 
+def _add_fetch_model(commands):
+    fetch = commands.add_parser(
+        "fetch-model",
+        help="download a pretrained speech encoder (the only command that uses the network)",
+        description="Download a pretrained speech encoder from the Hugging Face Hub (config, feature extractor "
+        "settings and weights only) into the Hugging Face cache or --folder, so that the recipes that use one "
+        "(--speech-model) run offline. Nothing else in sklearn-ser downloads a model.",
+    )
+    fetch.add_argument("name", help="a Hugging Face model id, e.g. openai/whisper-base")
+    fetch.add_argument("--folder", default=None, help="where to put it (default: the Hugging Face cache)")
+    fetch.set_defaults(run=_fetch_model)
+
+
 def _add_reproduce_paper(commands):
     paper = commands.add_parser(
         "reproduce-paper",
@@ -460,6 +502,7 @@ def build_parser():
         _add_timeline,
         _add_evaluate_and_compare,
         _add_search,
+        _add_fetch_model,
         _add_reproduce_paper,
     ):
         add(commands)

@@ -8,7 +8,7 @@ import pytest
 from sklearn_ser.cli import main
 from sklearn_ser.datasets import make_synthetic_corpus
 from sklearn_ser.models import count_trainable_parameters
-from sklearn_ser.recipes import get_recipe, list_recipes
+from sklearn_ser.recipes import get_recipe, list_recipes, recipe_options
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -23,6 +23,7 @@ QUICK = {
     "crnn-logmel": dict(max_epochs=1, crnn__hidden_size=8, crnn__conv_channels=(4, 4)),
     "fusion": dict(max_epochs=1, cv=2, fusion__lstm__lstm__hidden_size=8, fusion__svm__svm__cv=2),
     "ssl-svm": dict(probability=True),
+    "ssl-best": dict(),
     "ssl-lstm": dict(layer=1, max_epochs=1, lstm__hidden_size=4),
     "multiscale-lstm": dict(max_epochs=1, segment_frames=(64, 128), multiscale__estimator__hidden_size=8),
     "densenet-mfcc-fusion": dict(weights=None, max_epochs=20, features__densenet__densenet__segment_frames=32),
@@ -30,7 +31,8 @@ QUICK = {
     "svm-mfcc": dict(probability=True),
     "svm-egemaps": dict(probability=True),
     "svm-best": dict(probability=True),
-    "best": dict(max_epochs=1, lstm__hidden_size=8),
+    "best": dict(),
+    "best-offline": dict(max_epochs=1, lstm__hidden_size=8),
 }
 
 
@@ -70,8 +72,9 @@ def fitted(corpus, speech_model):
     _, frame = corpus
     models = {}
     for name, options in QUICK.items():
-        model = {"model": str(speech_model)} if name.startswith("ssl-") else {}
-        models[name] = get_recipe(name, random_state=0, **model, **options).fit(frame["path"], frame["label"])
+        model = {"model": str(speech_model)} if "model" in recipe_options(name) else {}
+        seed = {"random_state": 0} if "random_state" in recipe_options(name) else {}
+        models[name] = get_recipe(name, **seed, **model, **options).fit(frame["path"], frame["label"])
     return models
 
 
@@ -217,8 +220,31 @@ def test_cli_evaluates_a_speech_model_recipe_given_a_model_folder(corpus, speech
     assert (tmp_path / "report").is_dir()
     capsys.readouterr()
     missing = tmp_path / "no-such-model"
-    assert main([*args, "--set", f"speech__model={missing}", "--out", str(tmp_path / "other")]) == 1
+    assert main([*args, "--speech-model", str(missing), "--out", str(tmp_path / "other")]) == 1
     assert "no-such-model" in capsys.readouterr().err
+
+
+def test_a_missing_pretrained_model_names_how_to_get_it_and_the_offline_recipe(corpus, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty Hugging Face cache
+    root, _ = corpus
+    out = tmp_path / "best.joblib"
+    assert main(["fit", "--corpus", f"synthetic:{root}", "--recipe", "best", "--out", str(out)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Traceback" not in error
+    assert "model='openai/whisper-base'" in error and "`sklearn-ser fetch-model openai/whisper-base`" in error
+    assert "'best-offline' needs none" in error and not out.exists()
+
+
+def test_speech_model_option_sets_the_model_of_the_recipes_that_have_one(corpus, speech_model, tmp_path, capsys):
+    root, _ = corpus
+    out = tmp_path / "ssl.joblib"
+    args = ["fit", "--corpus", f"synthetic:{root}", "--recipe", "ssl-best", "--speech-model", str(speech_model)]
+    assert main([*args, "--out", str(out)]) == 0
+    assert joblib.load(out).named_steps["speech"].model == str(speech_model)
+    args = ["fit", "--corpus", f"synthetic:{root}", "--recipe", "svm-mfcc", "--speech-model", str(speech_model)]
+    assert main([*args, "--out", str(tmp_path / "svm.joblib")]) == 1
+    assert "--speech-model: recipe 'svm-mfcc' uses no pretrained speech model" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("features", "n_features"), [("mfcc", 120), ("egemaps", 25), ("mfcc+egemaps", 195)])
@@ -261,10 +287,14 @@ def plain_parameters(estimator):
     }
 
 
-def test_best_is_lstm_best_and_fusion_weighs_on_log_loss():
-    best, lstm_best = get_recipe("best", random_state=3), get_recipe("lstm-best", random_state=3)
-    assert plain_parameters(best) == plain_parameters(lstm_best) and "lstm__hidden_size" in plain_parameters(best)
-    with pytest.raises(ValueError, match="'best' is now 'svm-best'"):
+def test_best_is_ssl_best_best_offline_is_lstm_best_and_fusion_weighs_on_log_loss():
+    best, ssl_best = get_recipe("best", C=3.0), get_recipe("ssl-best", C=3.0)
+    assert plain_parameters(best) == plain_parameters(ssl_best)
+    assert plain_parameters(best)["speech__model"] == repr("openai/whisper-base")
+    assert (plain_parameters(best)["speech__layer"], plain_parameters(best)["speech__pooling"]) == ("1", "'mean+std'")
+    offline, lstm_best = get_recipe("best-offline", random_state=3), get_recipe("lstm-best", random_state=3)
+    assert plain_parameters(offline) == plain_parameters(lstm_best) and "lstm__hidden_size" in plain_parameters(offline)
+    with pytest.raises(ValueError, match="'best' is now 'ssl-best'.* 'best-offline' .* 'svm-best'"):
         get_recipe("best", probability=True)
     fusion = get_recipe("fusion").named_steps["fusion"]
     assert fusion.scoring == "neg_log_loss"

@@ -1,6 +1,7 @@
 """SpeechEmbedder on tiny, randomly initialised models of every supported architecture; nothing is downloaded."""
 
 import math
+import os
 import pickle
 import shutil
 import subprocess
@@ -344,7 +345,8 @@ def test_a_missing_model_is_named_with_how_to_get_it(folders, waveforms, tmp_pat
         SpeechEmbedder(model="nobody/no-such-model").fit(waveforms)
     message = str(info.value)
     assert "model='nobody/no-such-model' is neither a local folder nor a model in the Hugging Face cache" in message
-    assert "hf download nobody/no-such-model --local-dir FOLDER" in message and "local_files_only=False" in message
+    assert "`sklearn-ser fetch-model nobody/no-such-model`" in message
+    assert "fetch_speech_model('nobody/no-such-model')" in message and "'best-offline' needs none" in message
     (tmp_path / "empty").mkdir()
     with pytest.raises(OSError, match=r"model='.*empty' is a folder with no model saved by save_pretrained"):
         SpeechEmbedder(model=str(tmp_path / "empty")).fit(waveforms)
@@ -502,3 +504,37 @@ def test_damaged_whisper_weights_name_the_file(folders, waveforms, tmp_path, dam
     with pytest.raises(OSError, match=match) as info:
         SpeechEmbedder(model=folder).fit(waveforms)
     assert "model.safetensors" in str(info.value)
+
+
+@pytest.mark.parametrize("arch", ["wavlm", "whisper"])
+def test_half_precision_is_close_to_float32(folders, arch):
+    rng = np.random.default_rng(5)
+    utterances = [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in (3000, 9000)]  # padded and masked
+    embedder = SpeechEmbedder(model=folders[arch], pooling="mean+std", device="cpu").fit(utterances)
+    full = embedder.transform(utterances)
+    half = embedder.set_params(precision="bfloat16").transform(utterances)
+    assert half.dtype == np.float32 and not np.array_equal(half, full)
+    np.testing.assert_allclose(half, full, rtol=0.1, atol=0.05)
+    assert embedder._cache_params()["precision"] == "bfloat16"
+
+
+def test_fetching_a_model_offline_names_it(tmp_path):
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    command = [sys.executable, "-m", "sklearn_ser.cli", "fetch-model", "nobody/no-such-model"]
+    run = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120)
+    assert run.returncode == 1
+    assert run.stderr.startswith(
+        "sklearn-ser: error: model='nobody/no-such-model' could not be downloaded from the Hugging Face Hub:"
+    )
+    assert "Traceback" not in run.stderr
+
+
+def test_trimmed_whisper_runs_no_layer_past_the_last_one_used(folders, waveforms):
+    embedder = SpeechEmbedder(model=folders["whisper"], device="cpu").fit(waveforms)
+    calls = [0] * len(embedder.model_.layers)
+    for index, layer in enumerate(embedder.model_.layers):
+        layer.register_forward_pre_hook(lambda module, args, index=index: calls.__setitem__(index, calls[index] + 1))
+    expected = embedder.set_params(layer=1).transform(waveforms)
+    assert calls == [1, 0]  # one batch through the first layer only
+    np.testing.assert_allclose(expected, embedder.set_params(layer=[1, 2]).transform(waveforms)[:, :16], rtol=1e-5)
+    assert calls == [2, 1]

@@ -12,6 +12,7 @@ from ._sequence_union import SequenceUnion
 from ._speaker import SpeakerNormalizer
 from ._spectral import MFCC, MelSpectrogram
 from ._speech import SpeechEmbedder
+from ._speech_model import fetch_speech_model
 
 __all__ = [
     "MelSpectrogram",
@@ -26,6 +27,7 @@ __all__ = [
     "DenseNetEmbedder",
     "EGeMAPS",
     "SpeechEmbedder",
+    "fetch_speech_model",
     "EGeMAPSFrames",
     "FeatureSequences",
     "check_sequences",

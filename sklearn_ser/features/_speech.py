@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -53,6 +54,7 @@ class _Embedding:
     batch_size: int
     max_samples: int
     whisper_input: str
+    precision: str
     device: str  # the embedder's parameter, resolved where an unpickled copy runs
 
     def __call__(self, y):
@@ -118,10 +120,22 @@ class _Embedding:
             frames = selected.float().cpu().numpy()
         return [x[:n].copy() for x, n in zip(frames, n_frames)]
 
+    def _autocast(self):
+        """Half-precision autocast of the encoder's products, or nothing for float32."""
+        import torch
+
+        if self.precision == "float32":
+            return nullcontext()
+        device_type = next(self.encoder.parameters()).device.type
+        return torch.autocast(device_type=device_type, dtype=getattr(torch, self.precision))
+
     def _trimmed_whisper_states(self, waveforms):
         mels = [log_mel_frames(self.feature_extractor, y) for y in waveforms]
         n_frames = [encoder_frames(mel.shape[1]) for mel in mels]
-        return whisper_hidden_states(self.encoder, mels), n_frames
+        # Layers past the last hidden state used are not run.
+        last = None if self.layers == "mean" else max(self.layers)
+        with self._autocast():
+            return whisper_hidden_states(self.encoder, mels, last=last), n_frames
 
     def _encoder_states(self, waveforms):
         """Hidden states through the model's own forward, and the frames of each piece."""
@@ -136,9 +150,10 @@ class _Embedding:
         if self._takes_attention_mask:
             inputs["attention_mask"] = valid_inputs
         device = next(self.encoder.parameters()).device
-        hidden_states = self.encoder(
-            **{name: value.to(device) for name, value in inputs.items()}, output_hidden_states=True
-        ).hidden_states
+        with self._autocast():
+            hidden_states = self.encoder(
+                **{name: value.to(device) for name, value in inputs.items()}, output_hidden_states=True
+            ).hidden_states
         return hidden_states, self.encoder._get_feat_extract_output_lengths(valid_inputs.sum(dim=-1)).tolist()
 
     def _pool(self, frames):
@@ -156,6 +171,7 @@ class _Embedding:
             self.batch_size,
             self.max_samples,
             self.whisper_input,
+            self.precision,
             self.device,
         )
         return _unpickle_embedding, (portable_state(self.encoder), *fields)
@@ -189,13 +205,14 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
 
     Parameters
     ----------
-    model : str or path-like, default="microsoft/wavlm-base-plus"
+    model : str or path-like, default="openai/whisper-base"
         A Hugging Face Hub model id, or a local folder where the model and
         its feature extractor were written by ``save_pretrained``. The
-        default is WavLM Base+ (12 layers, 768 dimensions, 16 kHz),
-        pretrained on 94,000 hours of English speech. Other ids: e.g.
-        ``"facebook/wav2vec2-base"``, ``"facebook/hubert-base-ls960"``,
-        ``"openai/whisper-base"``.
+        default is OpenAI Whisper base's encoder (6 layers, 512 dimensions,
+        16 kHz; MIT licence), the model this package's recipes were chosen
+        with (``docs/evaluation.md``); :func:`fetch_speech_model` gets it
+        once. Other ids: e.g. ``"microsoft/wavlm-base-plus"``,
+        ``"facebook/wav2vec2-base"``, ``"facebook/hubert-base-ls960"``.
     layer : int, list of int or "mean", default="mean"
         Which of the encoder's hidden states (``hidden_states`` of its
         output, ``n_layers_ + 1`` of them) make the features. An int ``k``:
@@ -217,6 +234,11 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
         a longer utterance is cut into pieces (see Notes). Self-attention
         takes memory quadratic in it. At most 30 s for Whisper, whose encoder
         takes 30 s windows.
+    precision : {"float32", "float16", "bfloat16"}, default="float32"
+        Precision of the encoder's matrix products: ``"float16"`` or
+        ``"bfloat16"`` run them under :func:`torch.autocast` (faster on a
+        GPU with tensor cores; the weights stay in float32), which changes
+        the features by about 1e-2 relative. Part of the cache key.
     whisper_input : {"trimmed", "padded"}, default="trimmed"
         How a Whisper encoder sees an utterance (other models ignore it).
         ``"trimmed"``: the log-Mel frames that cover the audio, with the
@@ -295,17 +317,34 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
     the model was trained to see it: the wav2vec 2.0 family's
     zero-mean, unit-variance normalisation of each utterance when its
     ``do_normalize`` is set, Whisper's 80 (or 128) log-Mel bands of the
-    input padded to 30 s.
+    input padded with silence to 30 s.
 
     *Frames.* The wav2vec 2.0 family gives a frame every 20 ms (320 samples
     at 16 kHz), from a convolutional encoder with a receptive field of
     25 ms: an utterance shorter than the receptive field is zero-padded at
-    its end to it and gives one frame. Whisper's encoder always sees 30 s
-    and gives 1500 frames of 20 ms; only those that cover the utterance are
-    kept, in the per-frame output and in pooling alike (as many as the
-    model's ``_get_feat_extract_output_lengths`` gives for the log-Mel
-    frames of the utterance's samples, ``ceil(n_samples / 320)`` at
-    16 kHz).
+    its end to it and gives one frame. Whisper gives a frame every 20 ms,
+    ``ceil(n_samples / 320)`` of them at 16 kHz, in both input modes.
+
+    *Whisper's input.* ``transformers`` runs Whisper's encoder on 3000
+    log-Mel frames (30 s) only. With ``whisper_input="padded"`` the
+    embedder does so, through the model's own forward, and keeps the 1500
+    output frames that cover the utterance. With ``"trimmed"`` it computes
+    the log-Mel frames the padded input has over the utterance (the
+    extractor's, on the waveform padded with zeros just past its last
+    frame) and runs the encoder's own modules on them with the positional
+    embeddings cut to their number: the computation of
+    ``WhisperEncoder.forward`` without its length check, tested equal to
+    ``transformers``' forward on an encoder whose window is cut the same
+    way. A batch is padded and masked (the convolutions see zeros past an
+    utterance, the attention never sees padding), so an utterance's
+    embedding is the same alone or beside others; the layers after the
+    last hidden state that ``layer`` uses are not run. The model was
+    trained on 30 s windows, so the two modes give other hidden states
+    past the first; on TESS and the synthetic corpus they scored alike and
+    ``"trimmed"`` cost a twentieth (``docs/evaluation.md``). The last
+    hidden state of Whisper in ``transformers`` comes after the encoder's
+    final layer norm, the others before it: ``layer="mean"`` averages
+    normalised and unnormalised states.
 
     *Batches.* The utterances of a chunk of 16 run through the encoder in
     batches of up to ``batch_size``, sorted by length. A model whose
@@ -318,10 +357,11 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
     exactly equal length together. Either way, an utterance's embedding is
     the same (to float rounding) alone or beside others.
 
-    *Long recordings.* Utterances longer than ``max_duration`` are not
-    embedded: :meth:`transform` raises a ValueError naming the first such
-    file (or waveform) and its duration. Cut long recordings into
-    utterances first. Emotion corpora hold utterances of a few seconds.
+    *Long recordings.* An utterance longer than ``max_duration`` is cut
+    into the fewest equal consecutive pieces no longer than it (a 70 s
+    recording: three pieces of 23.3 s), each embedded alone; their frames
+    are joined in order, and pooling runs over all of them. Memory grows
+    with ``max_duration`` squared, not with the recording's length.
 
     *Pickling.* With ``pickle_weights=True`` a pickled fitted embedder
     holds the encoder's weights as NumPy arrays with its config and feature
@@ -337,9 +377,10 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
     *Cache.* The feature cache (``memory``) is keyed by the model's
     fingerprint, not its name: the same model in two folders shares
     entries, two models with the same config and different weights never
-    do. ``device``, ``batch_size``, ``max_duration`` and the loading and
-    execution parameters change no feature beyond float rounding and are
-    not part of the key.
+    do. ``layer``, ``pooling``, ``max_duration``, ``precision`` (other
+    than float32) and, for Whisper, ``whisper_input`` are part of the key;
+    ``device``, ``batch_size`` and the loading and execution parameters
+    change no feature beyond float rounding and are not.
 
     The default ``n_jobs=None`` runs the encoder on one CPU thread, as
     every extraction in this package; on a GPU, a worker or two suffice.
@@ -390,7 +431,7 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
     >>> frames = embedder.set_params(layer=[1, 2], pooling=None).transform(waveforms)
     >>> [f.shape for f in frames]  # a frame per 10 samples here; per 320 (20 ms) in pretrained models
     [(1599, 32), (799, 32)]
-    >>> pretrained = SpeechEmbedder(model="microsoft/wavlm-base-plus").fit(waveforms)  # doctest: +SKIP
+    >>> pretrained = SpeechEmbedder(model="openai/whisper-base").fit(waveforms)  # doctest: +SKIP
     """
 
     _parameter_constraints = {
@@ -400,6 +441,7 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
         "pooling": [StrOptions(set(POOLED_STATISTICS)), None],
         "max_duration": [Interval(Real, 0, None, closed="neither")],
         "whisper_input": [StrOptions(set(WHISPER_INPUTS))],
+        "precision": [StrOptions({"float32", "float16", "bfloat16"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
         "local_files_only": ["boolean"],
@@ -418,11 +460,12 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
     def __init__(
         self,
         *,
-        model="microsoft/wavlm-base-plus",
+        model="openai/whisper-base",
         layer="mean",
         pooling="mean",
         max_duration=30.0,
         whisper_input="trimmed",
+        precision="float32",
         batch_size=8,
         device="auto",
         local_files_only=True,
@@ -437,6 +480,7 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
         self.pooling = pooling
         self.max_duration = max_duration
         self.whisper_input = whisper_input
+        self.precision = precision
         self.batch_size = batch_size
         self.device = device
         self.local_files_only = local_files_only
@@ -573,6 +617,7 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
             batch_size=self.batch_size,
             max_samples=_max_samples(self.max_duration, self.feature_extractor_, self.model_type_, self.model),
             whisper_input=self.whisper_input,
+            precision=self.precision,
             device=self.device,
         )
 
@@ -598,6 +643,8 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
         params = {**super()._cache_params(), "layer": self._layers(), "model": self.model_fingerprint_}
         if self.model_type_ == "whisper":
             params["whisper_input"] = self.whisper_input
+        if self.precision != "float32":
+            params["precision"] = self.precision
         return params
 
     def _versions(self):

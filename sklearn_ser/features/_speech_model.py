@@ -85,18 +85,90 @@ def _unavailable(name, local_files_only, missing, exc):
             f"AutoFeatureExtractor.from_pretrained(ID).save_pretrained(FOLDER). ({exc})"
         )
     download = (
-        f"On a machine with network access, run `hf download {name} --local-dir FOLDER` "
-        "(`huggingface-cli download` with huggingface_hub < 0.34), or "
-        f"AutoModel.from_pretrained({name!r}).save_pretrained(FOLDER) and the same with "
-        "AutoFeatureExtractor, then set model=FOLDER"
+        f"Get it once, on a machine with network access: `sklearn-ser fetch-model {name}` (in Python, "
+        f"sklearn_ser.features.fetch_speech_model({name!r})), or `hf download {name} --local-dir FOLDER` "
+        "and model=FOLDER. Without pretrained weights, the recipe 'best-offline' needs none"
     )
     if local_files_only:
         return (
             f"model={name!r} is neither a local folder nor a model in the Hugging Face cache, and "
-            f"local_files_only=True does not download it. {download}; or set local_files_only=False "
-            "to download it into the Hugging Face cache."
+            f"nothing is downloaded (local_files_only=True). {download}."
         )
     return f"model={name!r} could not be loaded from a local folder, the cache or the Hub. {download}. ({exc})"
+
+
+#: The files of a checkpoint that SpeechEmbedder reads; the safetensors weights when there are any.
+_CHECKPOINT_FILES = ["config.json", "preprocessor_config.json", "*.safetensors", "model.safetensors.index.json"]
+_LEGACY_WEIGHTS = ["pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*.bin"]
+
+
+def fetch_speech_model(name, *, folder=None):
+    """Download a pretrained speech encoder from the Hugging Face Hub: the one step that needs the network.
+
+    Only what :class:`SpeechEmbedder` reads is downloaded: the config, the
+    feature extractor's settings and the weights (safetensors when the
+    checkpoint has them, else the PyTorch ones); no tokenizer, no weights of
+    other frameworks. Nothing else in the package downloads a model.
+
+    Parameters
+    ----------
+    name : str
+        A Hub model id, e.g. ``"openai/whisper-base"``.
+    folder : str or path-like, optional
+        Where to put the files. By default, the Hugging Face cache, where
+        ``SpeechEmbedder(model=name)`` then finds them offline.
+
+    Returns
+    -------
+    path : str
+        The folder holding the model; ``model=path`` works as well as
+        ``model=name``.
+
+    Raises
+    ------
+    OSError
+        If the model cannot be downloaded (no network, an unknown id, a
+        gated model), or what was downloaded is not an encoder that
+        :class:`SpeechEmbedder` runs.
+
+    Examples
+    --------
+    >>> from sklearn_ser.features import fetch_speech_model
+    >>> fetch_speech_model("openai/whisper-base")  # doctest: +SKIP
+    '/home/me/.cache/huggingface/hub/models--openai--whisper-base/snapshots/...'
+    """
+    import_transformers()
+    from huggingface_hub import snapshot_download
+
+    options = {"local_dir": None if folder is None else os.fspath(folder)}
+    try:
+        path = snapshot_download(name, allow_patterns=_CHECKPOINT_FILES, **options)
+        if not any(file.endswith(".safetensors") for file in os.listdir(path)):
+            path = snapshot_download(name, allow_patterns=_LEGACY_WEIGHTS, **options)
+    except Exception as exc:  # huggingface_hub raises its own errors for the network, ids and access
+        raise OSError(f"model={name!r} could not be downloaded from the Hugging Face Hub: {exc}") from exc
+    try:
+        load_encoder(path, local_files_only=True)
+    except ValueError as exc:
+        raise OSError(str(exc)) from exc
+    return path
+
+
+def encoder_depth(model, *, local_files_only=True):
+    """Transformer layers of ``model``'s encoder, from its config alone (no weights are loaded).
+
+    Raises
+    ------
+    OSError
+        If the config cannot be found, naming the model and how to get it.
+    """
+    transformers = import_transformers()
+    name = os.fspath(model)
+    try:
+        config = transformers.AutoConfig.from_pretrained(name, local_files_only=local_files_only)
+    except (OSError, ValueError) as exc:
+        raise OSError(_unavailable(name, local_files_only, "no model", exc)) from exc
+    return int(config.num_hidden_layers)
 
 
 def min_samples(config):

@@ -145,7 +145,7 @@ def encoder_frames(n_mel_frames):
     return (n_mel_frames - 1) // 2 + 1
 
 
-def whisper_hidden_states(encoder, mels):
+def whisper_hidden_states(encoder, mels, *, last=None):
     """The hidden states of ``encoder`` for log-Mel frames of any length up to its window.
 
     Parameters
@@ -153,12 +153,16 @@ def whisper_hidden_states(encoder, mels):
     encoder : transformers WhisperEncoder
     mels : list of ndarray of shape (n_mels, n_frames_i)
         At most ``2 * max_source_positions`` (3000) frames each.
+    last : int, optional
+        The last hidden state wanted: the layers after it are not run. By
+        default, all of them.
 
     Returns
     -------
     hidden_states : tuple of torch.Tensor of shape (n_utterances, max_i encoder_frames(n_frames_i), d_model)
-        ``encoder.config.encoder_layers + 1`` of them. Rows beyond an
-        utterance's own ``encoder_frames(n_frames_i)`` frames are padding.
+        Hidden states 0 to ``last`` (``encoder.config.encoder_layers + 1``
+        of them by default). Rows beyond an utterance's own
+        ``encoder_frames(n_frames_i)`` frames are padding.
     """
     import torch
     from torch.nn import functional
@@ -182,15 +186,21 @@ def whisper_hidden_states(encoder, mels):
     valid = torch.arange(n_positions, device=device)[None, :] < encoder_frames(lengths)[:, None]
     mask = None
     if not bool(valid.all()):
-        mask = torch.zeros(len(mels), 1, n_positions, n_positions, dtype=x.dtype, device=device)
-        mask.masked_fill_(~valid[:, None, None, :], torch.finfo(x.dtype).min)
+        # Under autocast the attention scores are in the autocast type: the mask must be too.
+        autocast = torch.is_autocast_enabled(device.type)
+        mask_dtype = torch.get_autocast_dtype(device.type) if autocast else x.dtype
+        mask = torch.zeros(len(mels), 1, n_positions, n_positions, dtype=mask_dtype, device=device)
+        mask.masked_fill_(~valid[:, None, None, :], torch.finfo(mask_dtype).min)
     extra = {"layer_head_mask": None} if _takes_head_mask(encoder.layers[0]) else {}
+    n_layers = len(encoder.layers)
+    last = n_layers if last is None else last
     hidden_states = [x]
-    for layer in encoder.layers:
+    for layer in encoder.layers[:last]:
         x = layer(x, mask, **extra)
         x = x[0] if isinstance(x, tuple) else x
         hidden_states.append(x)
-    hidden_states[-1] = encoder.layer_norm(x)
+    if last == n_layers:
+        hidden_states[-1] = encoder.layer_norm(x)
     return tuple(hidden_states)
 
 

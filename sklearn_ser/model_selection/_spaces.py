@@ -11,10 +11,12 @@ the parameters that matter, conditionally where one only acts with another
 from __future__ import annotations
 
 from sklearn.base import BaseEstimator
+from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.svm import SVC
 
-from ..features import MFCC, DeltaStack, MelSpectrogram
+from ..features import MFCC, DeltaStack, MelSpectrogram, SpeechEmbedder
+from ..features._speech_model import encoder_depth
 from ..models import CRNNClassifier, LSTMClassifier
 from ..models._network import POOLINGS
 
@@ -81,6 +83,19 @@ def _suggest_svc(trial, prefix, svc):
     }
 
 
+def _suggest_logistic_regression(trial, prefix, logistic_regression):
+    return {prefix + "C": trial.suggest_float(prefix + "C", 1e-3, 1e2, log=True)}
+
+
+def _suggest_speech(trial, prefix, embedder):
+    """Which hidden state (or their mean) and how it is pooled over the frames."""
+    layers = ["mean", *range(encoder_depth(embedder.model, local_files_only=embedder.local_files_only) + 1)]
+    params = {prefix + "layer": trial.suggest_categorical(prefix + "layer", layers)}
+    if embedder.pooling is not None:  # frames for a sequence model stay frames
+        params[prefix + "pooling"] = trial.suggest_categorical(prefix + "pooling", ["mean", "mean+std"])
+    return params
+
+
 def _suggest_mlp(trial, prefix, mlp):
     units = trial.suggest_categorical(prefix + "hidden_units", DENSE_UNITS)
     return {
@@ -96,7 +111,9 @@ SUGGESTERS = {
     MFCC: _suggest_mfcc,
     DeltaStack: _suggest_delta,
     SVC: _suggest_svc,
+    LogisticRegression: _suggest_logistic_regression,
     MLPClassifier: _suggest_mlp,
+    SpeechEmbedder: _suggest_speech,
 }
 
 
@@ -115,8 +132,13 @@ class DefaultSearchSpace:
         :class:`~sklearn_ser.features.MelSpectrogram`
         (``n_mels``), :class:`~sklearn_ser.features.MFCC` (``n_mfcc``),
         :class:`~sklearn_ser.features.DeltaStack` (``order``),
-        :class:`~sklearn.svm.SVC` (``C``, ``gamma``) and
-        :class:`~sklearn.neural_network.MLPClassifier` (width, ``alpha``).
+        :class:`~sklearn.svm.SVC` (``C``, ``gamma``),
+        :class:`~sklearn.linear_model.LogisticRegression` (``C``),
+        :class:`~sklearn.neural_network.MLPClassifier` (width, ``alpha``) and
+        :class:`~sklearn_ser.features.SpeechEmbedder` (``layer``: each hidden
+        state of the encoder or their mean, read from the model's config;
+        ``pooling``: mean or mean and standard deviation, unless it gives
+        frames).
 
     Attributes
     ----------
