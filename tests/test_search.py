@@ -31,7 +31,7 @@ from sklearn_ser.features import MFCC, SequencePooling, SpeakerNormalizer
 from sklearn_ser.model_selection import DefaultSearchSpace, OptunaSearch, make_storage
 from sklearn_ser.model_selection._search import _default_pruner
 from sklearn_ser.models import LSTMClassifier
-from sklearn_ser.recipes import get_recipe, list_recipes
+from sklearn_ser.recipes import get_recipe, list_recipes, recipe_options
 
 from .test_lstm import gaussian_sequences
 
@@ -324,9 +324,18 @@ def test_metadata_no_step_requests_is_an_error():
         OptunaSearch(pooled_svm(), svm_space, n_trials=1, cv=GroupKFold(2)).fit(X, y, groups=[0, 1, 2])
 
 
+@pytest.fixture(scope="module")
+def speech_config(tmp_path_factory):
+    """A folder with the config of a 2-layer Whisper: all the search space reads of a speech model."""
+    transformers = pytest.importorskip("transformers")
+    folder = tmp_path_factory.mktemp("whisper-config")
+    transformers.WhisperConfig(encoder_layers=2, d_model=16).save_pretrained(folder)
+    return str(folder)
+
+
 @pytest.mark.parametrize("name", list_recipes())
-def test_default_space_of_every_recipe_gives_valid_parameters(name):
-    pipeline = get_recipe(name)
+def test_default_space_of_every_recipe_gives_valid_parameters(name, speech_config):
+    pipeline = get_recipe(name, **({"model": speech_config} if "model" in recipe_options(name) else {}))
     space = DefaultSearchSpace(pipeline)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(15):
@@ -608,3 +617,18 @@ def test_a_pipeline_with_a_sampler_before_its_lstm_is_searched_fold_by_fold():
     assert trial.state == optuna.trial.TrialState.COMPLETE
     assert sorted(trial.intermediate_values) == [0, 1], "one report per fold, not per epoch"
     assert search.best_estimator_.named_steps["lstm"].n_epochs_ == 2
+
+
+def test_the_default_space_chooses_the_speech_models_layer_and_pooling(speech_config):
+    space = DefaultSearchSpace(get_recipe("ssl-best", model=speech_config))
+    assert space.steps == [("speech__", "SpeechEmbedder"), ("logreg__", "LogisticRegression")]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    layers, poolings = set(), set()
+    for _ in range(40):
+        params = space(study.ask())
+        layers.add(params["speech__layer"])
+        poolings.add(params["speech__pooling"])
+        assert 1e-3 <= params["logreg__C"] <= 1e2
+    assert layers == {"mean", 0, 1, 2} and poolings == {"mean", "mean+std"}
+    frames = DefaultSearchSpace(get_recipe("ssl-lstm", model=speech_config))(study.ask())
+    assert "speech__pooling" not in frames  # the LSTM reads frames
