@@ -195,7 +195,11 @@ def score_pooled(reductions, corpus, feature, head_name, norm, seed):
             model = make_pipeline(
                 SequenceScaler(),
                 LSTMClassifier(
-                    hidden_size=64, bidirectional=True, pooling="attention", max_epochs=20, device="cpu",
+                    hidden_size=64,
+                    bidirectional=True,
+                    pooling="attention",
+                    max_epochs=20,
+                    device="cpu",
                     random_state=seed,
                 ),
             ).fit(train_x, y[~test])
@@ -233,7 +237,10 @@ def candidates(whisper_input):
             rows += [("layers-mean", head_name, "global", False), ("layer3", head_name, "global", False)]
         rows += [("layers-mean", "mlp", "speaker", True), ("layer3", "mlp", "speaker", True)]
         rows += [("layers-mean+std", "mlp", "speaker", True)]
-        rows += [("all-states", "weighted-layers", "speaker", True), ("layers-mean-frames", "frames-lstm", "speaker", True)]
+        rows += [
+            ("all-states", "weighted-layers", "speaker", True),
+            ("layers-mean-frames", "frames-lstm", "speaker", True),
+        ]
     return list(dict.fromkeys(rows))
 
 
@@ -291,7 +298,9 @@ def print_table(out):
             spread = f" ± {scores.std():.1f} ({len(scores)})" if len(scores) > 1 else ""
             cells.append(f"{scores.mean():.1f}%{spread}")
         mean = np.mean(means) if len(means) == len(corpora) else -1
-        lines.append((mean, f"| {name.replace('|', ' · ')} | {whisper_input} | " + " | ".join(cells) + f" | {mean:.1f}% |"))
+        lines.append(
+            (mean, f"| {name.replace('|', ' · ')} | {whisper_input} | " + " | ".join(cells) + f" | {mean:.1f}% |")
+        )
     for _, line in sorted(lines, key=lambda item: -item[0]):
         print(line)
 

@@ -6,7 +6,9 @@ A synthetic "long recording" is the utterances of a synthetic corpus
 FLAC file, so that neither writing nor reading it holds it whole. Recipes are
 fitted on the corpus's clips (4 speakers x 10 words x 7 emotions;
 ``svm-mfcc`` with ``probability=True``, ``lstm-logmel`` for one epoch: the
-cost of inference does not depend on training) and saved with joblib.
+cost of inference does not depend on training; with ``--speech-model``,
+``ssl-best`` on that Whisper base folder, its embeddings on all cores) and
+saved with joblib.
 
 Every measurement is a fresh Python process that loads the model, pays its
 imports and first calls on a 10 s excerpt, then times
@@ -18,7 +20,8 @@ peak resident set size (``VmHWM`` of ``/proc/self/status``) at the end. torch ru
 OpenMP threads made the LSTM's inference 80 times slower (busy-waiting).
 
     python benchmarks/timeline.py [--speed-minutes 60] [--lstm-minutes 60] [--silero-minutes 60]
-                                  [--memory-minutes 2 120] [--workdir DIR] [--out results.json]
+                                  [--memory-minutes 2 120] [--speech-model DIR [--ssl-minutes 60]]
+                                  [--workdir DIR] [--out results.json]
 
 The corpus, models and recordings are written to DIR (default: a folder under
 the temporary directory) on first use and reused afterwards.
@@ -42,7 +45,7 @@ SILENCE_SECONDS = (0.3, 1.5)
 SILENCE_DBFS = -60.0
 
 
-def prepare_models(workdir):
+def prepare_models(workdir, speech_model=None):
     """Fit the recipes on a synthetic corpus (once) and return {recipe: model path}."""
     from sklearn_ser._files import dump_atomically
     from sklearn_ser.datasets import load_synthetic, make_synthetic_corpus
@@ -55,11 +58,14 @@ def prepare_models(workdir):
         else make_synthetic_corpus(corpus_dir, n_speakers=4, n_words=10, random_state=0)
     )
     options = {"svm-mfcc": dict(probability=True), "lstm-logmel": dict(max_epochs=1, device="cpu")}
+    if speech_model is not None:
+        options["ssl-best"] = dict(model=speech_model, device="cpu", n_jobs=-1)
     paths = {}
     for recipe, overrides in options.items():
         path = workdir / f"{recipe}.joblib"
         if not path.is_file():
-            model = get_recipe(recipe, random_state=0, **overrides).fit(corpus["path"], corpus["label"])
+            seed = {} if recipe == "ssl-best" else {"random_state": 0}
+            model = get_recipe(recipe, **seed, **overrides).fit(corpus["path"], corpus["label"])
             dump_atomically(model, path)
         paths[recipe] = path
     return corpus, paths
@@ -131,6 +137,9 @@ def main(argv=None):
     parser.add_argument("--lstm-minutes", type=float, default=60.0, help="recording timed through lstm-logmel")
     parser.add_argument("--silero-minutes", type=float, default=60.0, help="svm-mfcc with vad='silero' (if installed)")
     parser.add_argument("--memory-minutes", type=float, nargs="+", default=[2.0, 120.0], help="peak memory per length")
+    parser.add_argument("--speech-model", default=None, help="a Whisper base folder: also time ssl-best")
+    parser.add_argument("--ssl-minutes", type=float, default=60.0, help="recording timed through ssl-best")
+    parser.add_argument("--only", nargs="+", default=None, help="time these recipes only, e.g. ssl-best")
     parser.add_argument("--torch-threads", type=int, default=1, help="torch threads of the measured processes")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "sklearn-ser-timeline-bench")
     parser.add_argument("--out", type=Path, help="write the results as JSON")
@@ -138,15 +147,19 @@ def main(argv=None):
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
-    corpus, models = prepare_models(args.workdir)
+    corpus, models = prepare_models(args.workdir, args.speech_model)
 
     def recording(minutes):
         return make_recording(args.workdir / f"recording_{minutes:g}min.flac", minutes, corpus)
 
     runs = [("svm-mfcc", args.speed_minutes, "energy"), ("lstm-logmel", args.lstm_minutes, "energy")]
+    if args.speech_model is not None:
+        runs.append(("ssl-best", args.ssl_minutes, "energy"))
     if importlib.util.find_spec("silero_vad") is not None:
         runs.append(("svm-mfcc", args.silero_minutes, "silero"))
     runs += [("svm-mfcc", minutes, "energy") for minutes in args.memory_minutes if minutes != args.speed_minutes]
+    if args.only:
+        runs = [run for run in runs if run[0] in args.only]
     results = []
     for recipe, minutes, vad in runs:
         result = measure(models[recipe], recording(minutes), torch_threads=args.torch_threads, vad=vad)

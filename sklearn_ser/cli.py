@@ -351,8 +351,8 @@ def _add_predict(commands):
     predict.add_argument(
         "--speaker",
         metavar="ID",
-        help="the speaker of every file: a model that normalizes per speaker (best, lstm-best, svm-best, fusion, "
-        "ssl-svm, ssl-lstm, the recipes with speaker_normalization) then standardizes them by their own "
+        help="the speaker of every file: a model that normalizes per speaker (best, ssl-best, lstm-best, svm-best, "
+        "fusion, ssl-svm, ssl-lstm, the recipes with speaker_normalization) then standardizes them by their own "
         "statistics, as in training (by the stored ones for a training speaker's id); without it, it falls back "
         "to other statistics, warns, and loses much of its accuracy on new speakers. Run once per speaker.",
     )

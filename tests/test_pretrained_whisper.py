@@ -38,8 +38,10 @@ def utterances():
         return [load_audio(path, sr=SR) for path in paths]
     rng = np.random.default_rng(0)
     t = np.arange(2 * SR) / SR
-    return [(0.3 * np.sin(2 * np.pi * f * t) + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
-            for f in (110, 160, 220, 300, 440)]
+    return [
+        (0.3 * np.sin(2 * np.pi * f * t) + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+        for f in (110, 160, 220, 300, 440)
+    ]
 
 
 def test_the_encoder_alone_is_loaded_with_a_stable_identity(utterances):

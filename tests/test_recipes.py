@@ -3,7 +3,9 @@ import sys
 
 import joblib
 import numpy as np
+import pandas as pd
 import pytest
+import soundfile
 
 from sklearn_ser.cli import main
 from sklearn_ser.datasets import make_synthetic_corpus
@@ -301,3 +303,26 @@ def test_best_is_ssl_best_best_offline_is_lstm_best_and_fusion_weighs_on_log_los
     members = fusion.named_estimators
     assert plain_parameters(members["svm"]) == plain_parameters(get_recipe("svm-best", probability=True))
     assert plain_parameters(members["lstm"]) == plain_parameters(get_recipe("lstm-best"))
+
+
+def test_a_pretrained_recipe_through_fit_predict_and_timeline(corpus, speech_model, tmp_path, capsys):
+    from sklearn_ser import load_audio
+    from sklearn_ser.timeline import predict_timeline, window_clips
+
+    root, frame = corpus
+    model = tmp_path / "ssl.joblib"
+    fit = ["fit", "--corpus", f"synthetic:{root}", "--recipe", "ssl-best", "--speech-model", str(speech_model)]
+    assert main([*fit, "--out", str(model)]) == 0
+    recording = tmp_path / "recording.wav"
+    waves = [load_audio(path, sr=16000) for path in frame["path"][:6]]
+    soundfile.write(recording, np.concatenate(waves), 16000)
+    capsys.readouterr()
+    assert main(["predict", str(model), *frame["path"][:3]]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 4
+    timeline = tmp_path / "timeline.csv"
+    assert main(["timeline", str(model), str(recording), "--out", str(timeline)]) == 0
+    table = pd.read_csv(timeline)
+    assert len(table) >= 5 and set(table["label"].dropna()) <= set(frame["label"])
+    windows, labels, _ = window_clips(waves, frame["label"][:6], sr=16000, window=1.0, hop=0.5)
+    on_windows = get_recipe("ssl-best", model=str(speech_model)).fit(windows, labels)
+    assert len(predict_timeline(on_windows, recording, window=1.0, hop=0.5)) > len(table)

@@ -61,7 +61,12 @@ def search_command(corpus_root, storage, study, n_trials, cache_dir, *extra):
 
 
 def finished_trials(storage, study):
-    return optuna.load_study(study_name=study, storage=make_storage(storage)).get_trials(states=FINISHED)
+    """The study's finished trials; none while a worker has created the journal but not yet the study."""
+    try:
+        loaded = optuna.load_study(study_name=study, storage=make_storage(storage))
+    except KeyError:
+        return []
+    return loaded.get_trials(states=FINISHED)
 
 
 def run_workers(commands, timeout=240):

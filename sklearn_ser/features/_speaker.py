@@ -57,7 +57,7 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
     features with the statistics of all training rows; when ``fit`` had
     speaker ids, a ``UserWarning`` says so, since a model trained on
     per-speaker features then sees other features (across TESS's speakers
-    the ``best`` recipe falls from 67.9% to 34.8%: ``docs/evaluation.md``).
+    the ``lstm-best`` recipe falls from 67.9% to 34.8%: ``docs/evaluation.md``).
 
     Attributes
     ----------

@@ -60,7 +60,9 @@ def load_whisper_encoder(name, config, *, local_files_only):
     try:
         weights = _encoder_tensors(files)
     except Exception as exc:  # safetensors' SafetensorError, pickle's UnpicklingError, a truncated zip
-        raise UnreadableWeightsError(f"model={name!r}: the weights in '{path}' cannot be read ({type(exc).__name__}: {exc}).") from exc
+        raise UnreadableWeightsError(
+            f"model={name!r}: the weights in '{path}' cannot be read ({type(exc).__name__}: {exc})."
+        ) from exc
     expected = set(encoder.state_dict())
     missing = sorted(expected - set(weights))
     if missing:
@@ -189,7 +191,7 @@ def whisper_hidden_states(encoder, mels, *, last=None):
         # Under autocast the attention scores are in the autocast type: the mask must be too.
         autocast = torch.is_autocast_enabled(device.type)
         mask_dtype = torch.get_autocast_dtype(device.type) if autocast else x.dtype
-        mask = torch.zeros(len(mels), 1, n_positions, n_positions, dtype=mask_dtype, device=device)
+        mask = torch.zeros(len(mels), 1, 1, n_positions, dtype=mask_dtype, device=device)  # every query alike
         mask.masked_fill_(~valid[:, None, None, :], torch.finfo(mask_dtype).min)
     extra = {"layer_head_mask": None} if _takes_head_mask(encoder.layers[0]) else {}
     n_layers = len(encoder.layers)
