@@ -6,8 +6,8 @@ use) from paths, with ``--n-jobs`` threads and no feature cache, after one
 warm-up call; the figure is the wall time divided by the number of files.
 Configurations: ``SpeechEmbedder`` with Whisper base (``--model``) on its
 trimmed and padded input, with all hidden states averaged (``layer="mean"``,
-every layer run) and with the first hidden state only (``layer=1``, as
-``ssl-best``: one layer run when trimmed); and, for scale, the features of
+every layer run) and with one hidden state (``layer=1`` as ``ssl-best``, one
+layer run when trimmed; ``layer=2``, two); and, for scale, the features of
 ``svm-mfcc`` (MFCC statistics) and of ``svm-best`` (MFCC statistics and
 eGeMAPS functionals). Run:
 
@@ -37,6 +37,7 @@ def configurations(model, n_jobs):
     return {
         "whisper trimmed, layer='mean'": SpeechEmbedder(**speech, layer="mean"),
         "whisper trimmed, layer=1, mean+std (ssl-best)": SpeechEmbedder(**speech, layer=1, pooling="mean+std"),
+        "whisper trimmed, layer=2, mean+std": SpeechEmbedder(**speech, layer=2, pooling="mean+std"),
         "whisper padded, layer='mean'": SpeechEmbedder(**speech, layer="mean", whisper_input="padded"),
         "whisper padded, layer=1, mean+std": SpeechEmbedder(
             **speech, layer=1, pooling="mean+std", whisper_input="padded"

@@ -7,6 +7,8 @@ import ast
 import sys
 from pathlib import Path
 
+from ._choices import CORPUS_KINDS, LABEL_SETS, PROTOCOLS
+
 INTERRUPTED = 130  # the shell's exit status for a command stopped by SIGINT
 
 
@@ -237,20 +239,17 @@ def _reproduce_paper(args):
 
 
 def _add_corpus_options(command):
-    from .datasets import LOADERS
-    from .datasets._labels import _LABEL_SETS
-
     command.add_argument(
         "--corpus",
         required=True,
         action="append",
-        help=f"KIND:PATH with KIND one of {', '.join(sorted(LOADERS))}, e.g. tess:data/tess or synthetic:DIR; "
+        help=f"KIND:PATH with KIND one of {', '.join(sorted(CORPUS_KINDS))}, e.g. tess:data/tess or synthetic:DIR; "
         "repeat it to join corpora (as the cross-corpus protocol needs)",
     )
     command.add_argument(
         "--labels",
-        default=_LABEL_SETS[0],
-        choices=_LABEL_SETS,
+        default=LABEL_SETS[0],
+        choices=LABEL_SETS,
         help="the corpus's own labels, or the cross-corpus label set (default: %(default)s)",
     )
 
@@ -262,8 +261,6 @@ def _add_recipe_option(command, *, example):
 
 
 def _add_protocol_options(command, *, purpose):
-    from .model_selection import PROTOCOLS
-
     command.add_argument(
         "--protocol",
         default="speaker",

@@ -1,4 +1,6 @@
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -28,3 +30,28 @@ def test_demo_error_is_reported(tmp_path, capsys):
 def test_command_is_required(capsys):
     with pytest.raises(SystemExit):
         main([])
+
+
+def test_help_and_argument_errors_import_nothing_heavy():
+    probe = (
+        "import sys\n"
+        "from sklearn_ser.cli import main\n"
+        "for argv in (['--help'], ['fit', '--help'], ['fit', '--corpus', 'tess:x']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in ('torch', 'librosa', 'numpy', 'pandas', 'sklearn') if m in sys.modules))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert run.stdout.strip().splitlines()[-1] == "[]"
+    assert "the following arguments are required: --recipe, --out" in run.stderr
+
+
+def test_the_command_lines_choices_are_the_librarys():
+    from sklearn_ser._choices import CORPUS_KINDS, LABEL_SETS, PROTOCOLS
+    from sklearn_ser.datasets import LOADERS
+    from sklearn_ser.datasets._labels import _LABEL_SETS
+    from sklearn_ser.model_selection import PROTOCOLS as LIBRARY_PROTOCOLS
+
+    assert CORPUS_KINDS == tuple(LOADERS) and LABEL_SETS == _LABEL_SETS and PROTOCOLS == LIBRARY_PROTOCOLS

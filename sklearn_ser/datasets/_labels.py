@@ -10,6 +10,7 @@ from types import MappingProxyType
 
 import pandas as pd
 
+from .._choices import LABEL_SETS
 from ._base import _MAX_SEARCH_DEPTH, _as_object_strings, _build_frame, _check_unique_recordings
 
 #: The cross-corpus emotion labels, sorted.
@@ -79,7 +80,7 @@ _CORPUS_MAPS["synthetic"] = _synthetic_map()
 #: mapped to :data:`UNIFIED_LABELS`. Read-only.
 UNIFIED_LABEL_MAPS = MappingProxyType({corpus: MappingProxyType(mapping) for corpus, mapping in _CORPUS_MAPS.items()})
 
-_LABEL_SETS = ("original", "unified")
+_LABEL_SETS = LABEL_SETS
 
 
 def _check_labels(labels):

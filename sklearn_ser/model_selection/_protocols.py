@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.model_selection import BaseCrossValidator, LeaveOneGroupOut, StratifiedGroupKFold, StratifiedKFold
 from sklearn.utils._param_validation import Interval, validate_params
 
-PROTOCOLS = ("random", "speaker", "text", "speaker+text", "cross-corpus")
+from .._choices import PROTOCOLS
 
 
 class SpeakerTextSplit(BaseCrossValidator):
