@@ -35,8 +35,8 @@ def fit_recipe(corpora, recipe, out, *, overrides=None, labels="original", out_s
     """Fit ``recipe`` on the corpora ``KIND:PATH`` and save it to ``out`` with joblib."""
     from .recipes import get_recipe
 
+    pipeline = get_recipe(recipe, **(overrides or {}))  # a wrong name or option before any corpus is read
     frame = load_corpora(corpora, labels=labels)
-    pipeline = get_recipe(recipe, **(overrides or {}))
     out_stream(f"Fitting {recipe!r} on {len(frame)} files of {' + '.join(corpora)} ({frame['label'].nunique()} labels)")
     start = time.perf_counter()
     X, y, metadata = corpus_arrays(frame)

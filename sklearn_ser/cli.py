@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import sys
 from pathlib import Path
 
@@ -47,6 +48,15 @@ def _speech_recipes():
     from .recipes import list_recipes, recipe_options
 
     return [name for name in list_recipes() if "model" in recipe_options(name)]
+
+
+def _recipes(args):
+    from .recipes import describe_recipe, list_recipes
+
+    names = list_recipes()
+    width = max(map(len, names))
+    for name in names:
+        print(f"{name:{width}}  {describe_recipe(name)}")
 
 
 def _fetch_model(args):
@@ -453,6 +463,17 @@ def _add_search(commands):
     search.set_defaults(run=_search)
 
 
+def _add_recipes(commands):
+    recipes = commands.add_parser(
+        "recipes",
+        help="list the recipes, one line each: what it is, how it trains, what it needs",
+        description="List the named pipelines (sklearn_ser.recipes) that fit, evaluate, compare and search take "
+        "as --recipe, each with what it is, whether it trains a neural network, and what it needs beyond the base "
+        "install (pretrained weights, optional packages).",
+    )
+    recipes.set_defaults(run=_recipes)
+
+
 def _add_fetch_model(commands):
     fetch = commands.add_parser(
         "fetch-model",
@@ -499,6 +520,7 @@ def build_parser():
         _add_timeline,
         _add_evaluate_and_compare,
         _add_search,
+        _add_recipes,
         _add_fetch_model,
         _add_reproduce_paper,
     ):
@@ -512,6 +534,9 @@ def main(argv=None):
     try:
         _check_outputs(args)
         status = args.run(args)
+    except BrokenPipeError:  # the reader of standard output went away (| head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, OSError) as exc:
         print(f"sklearn-ser: error: {exc}", file=sys.stderr)
         return 1

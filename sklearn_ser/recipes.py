@@ -99,7 +99,9 @@ gets once; nothing is downloaded unless ``local_files_only=False``):
 
 from __future__ import annotations
 
+import difflib
 import inspect
+import re
 
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
@@ -125,7 +127,7 @@ from .features import (
 )
 from .models import CRNNClassifier, LSTMClassifier, MultiscaleLSTMClassifier, ScoreFusionClassifier
 
-__all__ = ["get_recipe", "list_recipes", "recipe_options"]
+__all__ = ["describe_recipe", "get_recipe", "list_recipes", "recipe_options"]
 
 
 def _mean_mfcc_as_sequence(*, n_jobs, memory, verbose):
@@ -816,6 +818,41 @@ def list_recipes():
     return sorted(RECIPES)
 
 
+def describe_recipe(name):
+    """One line about a recipe: what it is, how it trains, and what it needs beyond the base install.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`list_recipes`.
+
+    Returns
+    -------
+    description : str
+
+    Examples
+    --------
+    >>> from sklearn_ser.recipes import describe_recipe
+    >>> describe_recipe("svm-mfcc")
+    'RBF SVM on MFCC, delta and delta-delta statistics (mean and std), standardized. [no network training]'
+    >>> describe_recipe("best")
+    'The best speaker-independent pipeline found on TESS and the synthetic corpus: ssl_best. [no network training;
+     needs pretrained speech encoder weights (sklearn-ser fetch-model openai/whisper-base), transformers]'
+    """
+    options = recipe_options(name)
+    summary = re.sub(r":\w+:`~?([^`]+)`", r"\1", RECIPES[name].__doc__.strip().splitlines()[0])
+    trains = "trains a neural network for max_epochs epochs" if "max_epochs" in options else "no network training"
+    steps = [type(value).__name__ for value in get_recipe(name).get_params(deep=True).values()]
+    needs = []
+    if "model" in options:
+        needs += [f"pretrained speech encoder weights (sklearn-ser fetch-model {SPEECH_MODEL})", "transformers"]
+    if "weights" in options:
+        needs.append("ImageNet weights, downloaded by torchvision on first use")
+    if {"EGeMAPS", "EGeMAPSFrames"} & set(steps):
+        needs.append("opensmile")
+    return f"{summary} [{trains}" + (f"; needs {', '.join(needs)}]" if needs else "]")
+
+
 def recipe_options(name):
     """Names of the options a recipe accepts (besides ``step__param`` overrides).
 
@@ -835,7 +872,9 @@ def recipe_options(name):
     (True, False)
     """
     if name not in RECIPES:
-        raise ValueError(f"Unknown recipe {name!r}; choose one of {list_recipes()}.")
+        close = difflib.get_close_matches(str(name), list_recipes(), n=1)
+        suggestion = f"Did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"Unknown recipe {name!r}. {suggestion}Choose one of {list_recipes()}.")
     return sorted(inspect.signature(RECIPES[name]).parameters)
 
 

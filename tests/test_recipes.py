@@ -120,6 +120,10 @@ def test_saved_recipes_give_identical_probabilities_in_a_fresh_process(fitted, c
 def test_unknown_recipe_and_option():
     with pytest.raises(ValueError, match="Unknown recipe 'paper'"):
         get_recipe("paper")
+    with pytest.raises(ValueError, match="Unknown recipe 'ssl-bets'. Did you mean 'ssl-best'?"):
+        get_recipe("ssl-bets")
+    with pytest.raises(ValueError, match=r"Unknown recipe 'zzz'. Choose one of \['best'"):
+        get_recipe("zzz")
     with pytest.raises(ValueError, match="has no option 'hidden_size'"):
         get_recipe("paper-proposed", hidden_size=3)
     with pytest.raises(ValueError, match="Invalid parameter"):
@@ -326,3 +330,14 @@ def test_a_pretrained_recipe_through_fit_predict_and_timeline(corpus, speech_mod
     windows, labels, _ = window_clips(waves, frame["label"][:6], sr=16000, window=1.0, hop=0.5)
     on_windows = get_recipe("ssl-best", model=str(speech_model)).fit(windows, labels)
     assert len(predict_timeline(on_windows, recording, window=1.0, hop=0.5)) > len(table)
+
+
+def test_the_recipes_command_lists_every_recipe_in_one_line(capsys):
+    assert main(["recipes"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == list_recipes()
+    by_name = {line.split()[0]: line for line in lines}
+    assert "needs pretrained speech encoder weights (sklearn-ser fetch-model openai/whisper-base)" in by_name["best"]
+    assert "trains a neural network" in by_name["best-offline"] and "needs opensmile" in by_name["best-offline"]
+    assert by_name["svm-mfcc"].endswith("[no network training]")
+    assert ":func:" not in "".join(lines)
