@@ -82,12 +82,14 @@ def check_writable(path, *, option):
     ------
     ValueError
         If ``path`` is a folder or another non-regular file, lies under a
-        file, or its folder cannot be created or written to; the message
-        names ``path`` and ``option``.
+        file, lies in a folder whose parent does not exist either (only the
+        last folder of the path is created), or its folder cannot be
+        created or written to; the message names ``path`` and ``option``.
     """
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{option} {path} is a folder; name the file to write, e.g. {path / 'model.joblib'}.")
+    _check_one_missing_level(path.parent, path, option)
     folder = _existing_ancestor(path.parent)
     if not folder.is_dir():
         raise ValueError(f"{option} {path} cannot be written: {folder} is a file, not a folder.")
@@ -103,15 +105,27 @@ def check_writable_folder(folder, *, option):
     Raises
     ------
     ValueError
-        If ``folder`` or one of its parents is a file, or the user may not
-        write in the nearest existing one; the message names ``option``.
+        If ``folder`` or one of its parents is a file, its parent does not
+        exist either (only ``folder`` itself is created), or the user may
+        not write in the nearest existing one; the message names ``option``.
     """
     folder = Path(folder)
+    _check_one_missing_level(folder, folder, option)
     existing = _existing_ancestor(folder)
     if not existing.is_dir():
         raise ValueError(f"{option} {folder} cannot be a folder: {existing} is a file.")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"{option} {folder} cannot be written: no permission to write in {existing}.")
+
+
+def _check_one_missing_level(folder, path, option):
+    """Refuse ``folder`` when its parent is missing too: a mistyped path would create a tree of folders."""
+    parent = folder.parent
+    if not folder.exists() and not parent.exists() and _existing_ancestor(parent).is_dir():
+        raise ValueError(
+            f"{option} {path}: the folder {parent} does not exist. Only the last folder of an output path is "
+            "created; create the others first, or check the path for a typo."
+        )
 
 
 def _existing_ancestor(folder):

@@ -88,7 +88,11 @@ def test_an_output_that_cannot_be_written_is_refused(tmp_path, make_target, matc
     (tmp_path / "a_file.txt").write_text("x")
     with pytest.raises(ValueError, match=f"--out .*{match}"):
         check_writable(make_target(tmp_path), option="--out")
-    check_writable(tmp_path / "new" / "folder" / "model.joblib", option="--out")
+    check_writable(tmp_path / "new" / "model.joblib", option="--out")  # the last folder of the path is created
+    with pytest.raises(ValueError, match=r"--out .*model.joblib: the folder .*new does not exist. Only the last"):
+        check_writable(tmp_path / "new" / "folder" / "model.joblib", option="--out")
+    with pytest.raises(ValueError, match=r"--plots .*figures: the folder .*new does not exist"):
+        check_writable_folder(tmp_path / "new" / "figures", option="--plots")
     with pytest.raises(ValueError, match="--plots .*a_file.txt is a file"):
         check_writable_folder(tmp_path / "a_file.txt" / "figures", option="--plots")
     check_writable_folder(tmp_path / "figures", option="--plots")
