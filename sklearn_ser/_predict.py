@@ -21,6 +21,7 @@ from .datasets import corpus_arrays
 UNREADABLE = (ValueError, OSError)  # InvalidAudioError is a ValueError
 AUDIO_SUFFIXES = frozenset(f".{extension.lower()}" for extension in soundfile.available_formats()) | {".wav"}
 PREDICT_CHUNK = 64
+MIN_SPEAKER_FILES = 5  # fewer make per-speaker statistics unreliable
 
 
 def load_corpora(specs, *, labels="original"):
@@ -106,7 +107,7 @@ def load_model(model):
     return loaded
 
 
-def predict_files(model, inputs, *, speaker=None, progress=None):
+def predict_files(model, inputs, *, speaker=None, speaker_of=None, progress=None):
     """Predicted label and class probabilities of every readable audio file in ``inputs``.
 
     A file that cannot be read (missing, not audio, damaged, unreadable) does
@@ -128,6 +129,11 @@ def predict_files(model, inputs, *, speaker=None, progress=None):
         several emotions (a single file warns). Without it such a model
         falls back to other statistics and warns. A model that does not use
         speaker ids refuses it.
+    speaker_of : callable or None, default=None
+        The speaker of each file instead (not with ``speaker``): a function
+        of the file's path returning its speaker id, or None for a file
+        without one, which is then reported as a failure. The files of each
+        speaker are predicted together, as with ``speaker``.
     progress : bool or None, default=None
         Show a progress bar (by default for more than 64 files, without
         ``speaker``).
@@ -135,9 +141,9 @@ def predict_files(model, inputs, *, speaker=None, progress=None):
     Returns
     -------
     frame : pandas.DataFrame
-        Columns ``file``, ``label`` and, for a model with ``predict_proba``,
-        ``prob_<class>`` for each class; one row per readable file, in the
-        order of ``inputs``.
+        Columns ``file``, (with ``speaker_of``) ``speaker``, ``label`` and,
+        for a model with ``predict_proba``, ``prob_<class>`` for each class;
+        one row per readable file, in the order of ``inputs``.
     failures : dict of str to str
         Each input that gave no prediction, with the reason.
     """
@@ -145,9 +151,13 @@ def predict_files(model, inputs, *, speaker=None, progress=None):
     files, failures = audio_files(inputs)
     method = "predict_proba" if hasattr(pipeline, "predict_proba") else "predict"
     predict = getattr(pipeline, method)
+    if speaker is not None and speaker_of is not None:
+        raise ValueError("Give either one speaker for all files or a speaker per file, not both.")
     if speaker is not None:
         predicted, outputs = _predict_as_one_speaker(pipeline, method, speaker, files, failures)
         return _prediction_table(pipeline, predicted, outputs), failures
+    if speaker_of is not None:
+        return _predict_per_speaker(pipeline, method, speaker_of, files, failures), failures
     show = len(files) > PREDICT_CHUNK if progress is None else progress
     predicted, outputs = [], []
     with tqdm(total=len(files), disable=not show, unit="file", desc="predict") as bar:
@@ -178,15 +188,38 @@ def _predict_as_one_speaker(pipeline, method, speaker, files, failures):
         if len(failures) > known_failures and readable:
             # Found file by file: predict the others together again, so that their statistics are the speaker's.
             predicted = list(zip(readable, predict(readable)))
-    if len(readable) == 1:
+    if len(readable) < MIN_SPEAKER_FILES:
+        files_word = "file" if len(readable) == 1 else "files"
         warnings.warn(
-            f"Only one file for speaker {speaker!r}: its per-speaker statistics are those of a single "
-            "utterance, which removes most of what tells its emotion apart. Give a speaker's files "
-            "together, many of them, covering several emotions.",
+            f"Speaker {speaker!r} has {len(readable)} {files_word}: statistics of so few utterances remove much of "
+            "what tells their emotions apart. Give each speaker's files together, many of them, covering several "
+            "emotions.",
             UserWarning,
             stacklevel=3,
         )
     return readable, [output for _, output in predicted]
+
+
+def _predict_per_speaker(pipeline, method, speaker_of, files, failures):
+    """The table of ``files`` predicted speaker by speaker, in their order, with a ``speaker`` column."""
+    by_speaker = {}
+    for file in files:
+        owner = speaker_of(file)
+        if owner is None:
+            failures[file] = "without a speaker id (not in the speaker table, or not matched by the pattern)"
+        else:
+            by_speaker.setdefault(owner, []).append(file)
+    tables = []
+    for owner, group in by_speaker.items():
+        predicted, outputs = _predict_as_one_speaker(pipeline, method, owner, group, failures)
+        table = _prediction_table(pipeline, predicted, outputs)
+        table.insert(1, "speaker", owner)
+        tables.append(table)
+    if not tables:
+        return _prediction_table(pipeline, [], []).assign(speaker=[])
+    order = {file: index for index, file in enumerate(files)}
+    joined = pd.concat(tables, ignore_index=True)
+    return joined.sort_values("file", key=lambda column: column.map(order), kind="stable").reset_index(drop=True)
 
 
 def _predict_readable(predict, files, failures):

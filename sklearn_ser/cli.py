@@ -6,6 +6,8 @@ import argparse
 import ast
 import os
 import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from ._choices import CORPUS_KINDS, LABEL_SETS, PROTOCOLS
@@ -191,7 +193,16 @@ def _predict(args):
     from ._files import write_text_atomically
     from ._predict import predict_files
 
-    frame, failures = predict_files(args.model, args.inputs, speaker=args.speaker)
+    speaker_of = None
+    if args.speakers_csv is not None:
+        from ._speaker_ids import speakers_from_csv
+
+        speaker_of = speakers_from_csv(args.speakers_csv)
+    elif args.speaker_pattern is not None:
+        from ._speaker_ids import speakers_from_pattern
+
+        speaker_of = speakers_from_pattern(args.speaker_pattern)
+    frame, failures = predict_files(args.model, args.inputs, speaker=args.speaker, speaker_of=speaker_of)
     if args.out:
         write_text_atomically(args.out, frame.to_csv(index=False))
     else:
@@ -355,13 +366,26 @@ def _add_predict(commands):
     )
     predict.add_argument("model", help="a model saved by 'sklearn-ser fit' (.joblib)")
     predict.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or folders of them")
-    predict.add_argument(
+    speakers = predict.add_mutually_exclusive_group()
+    speakers.add_argument(
         "--speaker",
         metavar="ID",
         help="the speaker of every file: a model that normalizes per speaker (best, ssl-best, lstm-best, svm-best, "
         "fusion, ssl-svm, ssl-lstm, the recipes with speaker_normalization) then standardizes them by their own "
         "statistics, as in training (by the stored ones for a training speaker's id); without it, it falls back "
-        "to other statistics, warns, and loses much of its accuracy on new speakers. Run once per speaker.",
+        "to other statistics, warns, and loses much of its accuracy on new speakers.",
+    )
+    speakers.add_argument(
+        "--speakers-csv",
+        metavar="CSV",
+        help="the speaker of each file, from a table with the columns path,speaker (paths relative to the table's "
+        "folder); each speaker's files are predicted together, and a file the table does not list is reported",
+    )
+    speakers.add_argument(
+        "--speaker-pattern",
+        metavar="REGEX",
+        help="the speaker of each file, from its path: the group named 'speaker' of a regular expression, e.g. "
+        "'(?P<speaker>[^/_]+)_[^/]*$' for files named SPEAKER_rest.wav",
     )
     _add_output(predict, "out", kind="file", help="CSV file to write (default: standard output)")
     predict.set_defaults(run=_predict)
@@ -533,7 +557,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         _check_outputs(args)
-        status = args.run(args)
+        with _warnings_as_lines(args.command):
+            status = args.run(args)
     except BrokenPipeError:  # the reader of standard output went away (| head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
@@ -545,6 +570,22 @@ def main(argv=None):
         print(f"sklearn-ser {args.command}: interrupted, nothing was saved{kept}.", file=sys.stderr)
         return INTERRUPTED
     return status or 0
+
+
+@contextmanager
+def _warnings_as_lines(command):
+    """Warnings on standard error as one line each, once per message, naming the command, not a source line."""
+    seen = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        if text not in seen:
+            seen.add(text)
+            print(f"sklearn-ser {command}: warning: {text}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def _check_outputs(args):
