@@ -6,7 +6,7 @@ each choice use the same names.
 """
 
 #: Corpus kinds of ``KIND:PATH`` (the loaders of ``sklearn_ser.datasets.LOADERS``).
-CORPUS_KINDS = ("tess", "emodb", "ravdess", "savee", "crema-d", "synthetic")
+CORPUS_KINDS = ("tess", "emodb", "ravdess", "savee", "crema-d", "synthetic", "manifest")
 
 #: Label sets of the corpus loaders: each corpus's own labels, or the shared set of all corpora.
 LABEL_SETS = ("original", "unified")

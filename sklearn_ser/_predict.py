@@ -24,20 +24,38 @@ PREDICT_CHUNK = 64
 MIN_SPEAKER_FILES = 5  # fewer make per-speaker statistics unreliable
 
 
-def load_corpora(specs, *, labels="original"):
-    """The corpora named by ``KIND:PATH`` specifications, joined into one frame."""
+def load_corpora(specs, *, labels="original", speakers=None, exclude_speakers=None):
+    """The corpora named by ``KIND:PATH`` specifications, joined into one frame.
+
+    ``speakers`` keeps only the files of those speakers, ``exclude_speakers``
+    leaves those speakers' files out; a speaker the corpora do not have is
+    an error naming the speakers they have.
+    """
     from .datasets import load_corpus
 
     frames = [load_corpus(spec, labels=labels) for spec in specs]
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    for option, chosen, keep in (("--speakers", speakers, True), ("--exclude-speakers", exclude_speakers, False)):
+        if chosen is None:
+            continue
+        present = sorted(set(frame["speaker"]))
+        unknown = [speaker for speaker in chosen if speaker not in present]
+        if unknown:
+            raise ValueError(f"{option}: no speaker {unknown[0]!r} in {' + '.join(specs)}; its speakers are {present}.")
+        frame = frame[frame["speaker"].isin(chosen) == keep].reset_index(drop=True)
+    if frame.empty:
+        raise ValueError(f"No file of {' + '.join(specs)} is left once speakers are chosen and excluded.")
+    return frame
 
 
-def fit_recipe(corpora, recipe, out, *, overrides=None, labels="original", out_stream=print):
-    """Fit ``recipe`` on the corpora ``KIND:PATH`` and save it to ``out`` with joblib."""
+def fit_recipe(
+    corpora, recipe, out, *, overrides=None, labels="original", speakers=None, exclude_speakers=None, out_stream=print
+):
+    """Fit ``recipe`` on the corpora ``KIND:PATH`` (those speakers' files) and save it to ``out`` with joblib."""
     from .recipes import get_recipe
 
     pipeline = get_recipe(recipe, **(overrides or {}))  # a wrong name or option before any corpus is read
-    frame = load_corpora(corpora, labels=labels)
+    frame = load_corpora(corpora, labels=labels, speakers=speakers, exclude_speakers=exclude_speakers)
     out_stream(f"Fitting {recipe!r} on {len(frame)} files of {' + '.join(corpora)} ({frame['label'].nunique()} labels)")
     start = time.perf_counter()
     X, y, metadata = corpus_arrays(frame)

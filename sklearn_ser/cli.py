@@ -86,16 +86,44 @@ def _parse_assignments(assignments):
 def _fit(args):
     from ._predict import fit_recipe
 
-    fit_recipe(args.corpus, args.recipe, args.out, overrides=_overrides(args, args.recipe), labels=args.labels)
+    fit_recipe(
+        args.corpus,
+        args.recipe,
+        args.out,
+        overrides=_overrides(args, args.recipe),
+        labels=args.labels,
+        speakers=_speaker_list(args.speakers),
+        exclude_speakers=_speaker_list(args.exclude_speakers),
+    )
+
+
+def _load_corpus(args):
+    from ._predict import load_corpora
+
+    return load_corpora(
+        args.corpus,
+        labels=args.labels,
+        speakers=_speaker_list(args.speakers),
+        exclude_speakers=_speaker_list(args.exclude_speakers),
+    )
+
+
+def _speaker_list(text):
+    """``"F01, F02"`` -> ``["F01", "F02"]``; None stays None."""
+    if text is None:
+        return None
+    speakers = [speaker.strip() for speaker in text.split(",") if speaker.strip()]
+    if not speakers:
+        raise ValueError(f"Expected comma-separated speaker ids, got {text!r}.")
+    return speakers
 
 
 def _evaluate(args):
-    from ._predict import load_corpora
     from .evaluation import evaluate
     from .recipes import get_recipe
     from .reports import write_evaluation_report
 
-    corpus = load_corpora(args.corpus, labels=args.labels)
+    corpus = _load_corpus(args)
     pipeline = get_recipe(args.recipe, **_overrides(args, args.recipe))
     result = evaluate(pipeline, corpus, protocol=args.protocol, n_splits=args.n_splits, keep_estimators=True)
     path = write_evaluation_report(
@@ -111,12 +139,11 @@ def _evaluate(args):
 
 
 def _compare(args):
-    from ._predict import load_corpora
     from .evaluation import compare
     from .recipes import get_recipe
     from .reports import write_comparison_report
 
-    corpus = load_corpora(args.corpus, labels=args.labels)
+    corpus = _load_corpus(args)
     names = [name.strip() for name in args.recipes.split(",") if name.strip()]
     if len(names) < 2:
         raise ValueError(f"--recipes needs at least two comma-separated recipe names, got {args.recipes!r}.")
@@ -142,13 +169,12 @@ def _search(args):
     import sklearn
 
     from ._cache import default_cache_dir
-    from ._predict import load_corpora
     from ._routing import consumed
     from .datasets import corpus_arrays
     from .model_selection import OptunaSearch, protocol_split
     from .recipes import get_recipe, recipe_options
 
-    corpus = load_corpora(args.corpus, labels=args.labels)
+    corpus = _load_corpus(args)
     overrides = _overrides(args, args.recipe)
     if "memory" in recipe_options(args.recipe):
         overrides.setdefault("memory", str(Path(args.cache_dir or default_cache_dir()) / "features"))
@@ -264,7 +290,8 @@ def _add_corpus_options(command):
         "--corpus",
         required=True,
         action="append",
-        help=f"KIND:PATH with KIND one of {', '.join(sorted(CORPUS_KINDS))}, e.g. tess:data/tess or synthetic:DIR; "
+        help=f"KIND:PATH with KIND one of {', '.join(sorted(CORPUS_KINDS))}, e.g. tess:data/tess, synthetic:DIR or "
+        "manifest:files.csv (columns path,label[,speaker][,text]); "
         "repeat it to join corpora (as the cross-corpus protocol needs)",
     )
     command.add_argument(
@@ -272,6 +299,15 @@ def _add_corpus_options(command):
         default=LABEL_SETS[0],
         choices=LABEL_SETS,
         help="the corpus's own labels, or the cross-corpus label set (default: %(default)s)",
+    )
+    command.add_argument(
+        "--speakers", metavar="IDS", default=None, help="use only these speakers' files (comma-separated ids)"
+    )
+    command.add_argument(
+        "--exclude-speakers",
+        metavar="IDS",
+        default=None,
+        help="leave these speakers' files out, e.g. to keep them for testing (comma-separated ids)",
     )
 
 

@@ -13,6 +13,7 @@ from ._base import EMOTIONS_TESS
 from ._crema_d import load_crema_d
 from ._emodb import load_emodb
 from ._labels import UNIFIED_LABEL_MAPS, UNIFIED_LABELS, unify_labels
+from ._manifest import load_manifest
 from ._ravdess import load_ravdess
 from ._registry import LOADERS, load_corpus
 from ._savee import load_savee
@@ -28,6 +29,7 @@ __all__ = [
     "load_corpus",
     "load_crema_d",
     "load_emodb",
+    "load_manifest",
     "load_ravdess",
     "load_savee",
     "load_synthetic",

@@ -5,6 +5,7 @@ from pathlib import Path
 from ._crema_d import load_crema_d
 from ._emodb import load_emodb
 from ._labels import _apply_labels, _check_labels
+from ._manifest import load_manifest
 from ._ravdess import load_ravdess
 from ._savee import load_savee
 from ._synthetic import MANIFEST_NAME, load_synthetic, make_synthetic_corpus
@@ -26,6 +27,7 @@ LOADERS = {
     "savee": load_savee,
     "crema-d": load_crema_d,
     "synthetic": _synthetic,
+    "manifest": load_manifest,
 }
 
 
@@ -45,10 +47,12 @@ def load_corpus(spec, *, labels="original"):
         - ``crema-d``: CREMA-D, read with :func:`load_crema_d`;
         - ``synthetic``: the synthetic corpus at PATH, read with
           :func:`load_synthetic`, writing the default one there first if
-          PATH holds none.
+          PATH holds none;
+        - ``manifest``: the files listed in the CSV file PATH (columns
+          ``path,label[,speaker][,text]``), read with :func:`load_manifest`.
 
         PATH is the corpus folder or a folder containing it, as the loader
-        accepts.
+        accepts (the CSV file itself for ``manifest``).
     labels : {"original", "unified"}, default="original"
         Keep the corpus's own labels, or map them onto
         :data:`UNIFIED_LABELS` (see :func:`unify_labels`).
