@@ -47,13 +47,13 @@ def format_results(results, *, n_classes):
     return "\n".join(lines)
 
 
-def run_demo(*, cache_dir=None, n_speakers=4, n_words=20, random_state=0, n_jobs=-1, out=print):
+def run_demo(*, cache_dir=None, n_speakers=4, n_words=20, random_state=0, n_jobs=-1, verbose=1, out=print):
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     out(f"Synthetic corpus ({n_speakers} speakers x {n_words} words x 7 emotions) in {cache_dir}")
     corpus = synthetic_corpus(cache_dir, n_speakers=n_speakers, n_words=n_words, random_state=random_state)
     features_cache = cache_dir / "features"
     out(f"{len(corpus)} files; extracting MFCC features (cached in {features_cache})")
-    svm_mfcc(memory=features_cache, n_jobs=n_jobs, verbose=1)[:1].transform(corpus["path"])
+    svm_mfcc(memory=features_cache, n_jobs=n_jobs, verbose=verbose)[:1].transform(corpus["path"])
     out("Cross-validating MFCC statistics + SVM (the svm-mfcc recipe):")
     results = evaluate_protocols(svm_mfcc(memory=features_cache), corpus, random_state=random_state)
     out(format_results(results, n_classes=corpus["label"].nunique()))

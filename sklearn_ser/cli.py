@@ -24,6 +24,7 @@ def _demo(args):
         n_words=args.words,
         random_state=args.seed,
         n_jobs=args.n_jobs,
+        verbose=0 if args.quiet else 1,
     )
 
 
@@ -36,6 +37,12 @@ def _overrides(args, recipe):
     for option in set(options) & {"max_epochs", "random_state", "device", "n_jobs"}:
         if getattr(args, option, None) is not None:
             overrides[option] = getattr(args, option)
+    if "verbose" in options and getattr(args, "verbose", False):
+        overrides.setdefault("verbose", 1)
+    if "memory" in options and hasattr(args, "cache_dir") and not args.no_cache:
+        from ._cache import default_cache_dir
+
+        overrides.setdefault("memory", str(Path(args.cache_dir or default_cache_dir()) / "features"))
     if getattr(args, "speech_model", None) is not None:
         if "model" not in options:
             raise ValueError(
@@ -94,6 +101,7 @@ def _fit(args):
         labels=args.labels,
         speakers=_speaker_list(args.speakers),
         exclude_speakers=_speaker_list(args.exclude_speakers),
+        out_stream=(lambda line: None) if args.quiet else print,
     )
 
 
@@ -125,7 +133,15 @@ def _evaluate(args):
 
     corpus = _load_corpus(args)
     pipeline = get_recipe(args.recipe, **_overrides(args, args.recipe))
-    result = evaluate(pipeline, corpus, protocol=args.protocol, n_splits=args.n_splits, keep_estimators=True)
+    result = evaluate(
+        pipeline,
+        corpus,
+        protocol=args.protocol,
+        n_splits=args.n_splits,
+        keep_estimators=True,
+        verbose=not args.quiet,
+        name=args.recipe,
+    )
     path = write_evaluation_report(
         result,
         args.out,
@@ -149,7 +165,7 @@ def _compare(args):
         raise ValueError(f"--recipes needs at least two comma-separated recipe names, got {args.recipes!r}.")
     pipelines = {name: get_recipe(name, **_overrides(args, name)) for name in names}
     results, table, tests = compare(
-        pipelines, corpus, protocol=args.protocol, n_splits=args.n_splits, keep_estimators=True
+        pipelines, corpus, protocol=args.protocol, n_splits=args.n_splits, keep_estimators=True, verbose=not args.quiet
     )
     path = write_comparison_report(
         results,
@@ -168,16 +184,13 @@ def _compare(args):
 def _search(args):
     import sklearn
 
-    from ._cache import default_cache_dir
     from ._routing import consumed
     from .datasets import corpus_arrays
     from .model_selection import OptunaSearch, protocol_split
-    from .recipes import get_recipe, recipe_options
+    from .recipes import get_recipe
 
     corpus = _load_corpus(args)
     overrides = _overrides(args, args.recipe)
-    if "memory" in recipe_options(args.recipe):
-        overrides.setdefault("memory", str(Path(args.cache_dir or default_cache_dir()) / "features"))
     cv, groups = protocol_split(corpus, args.protocol, n_splits=args.n_splits)
     search = OptunaSearch(
         get_recipe(args.recipe, **overrides),
@@ -189,7 +202,7 @@ def _search(args):
         study_name=args.study,
         refit=args.out is not None,
         random_state=args.sampler_seed,
-        verbose=1,
+        verbose=0 if args.quiet else 1,
     )
     X, y, metadata = corpus_arrays(corpus)
     with sklearn.config_context(enable_metadata_routing=True):
@@ -228,7 +241,10 @@ def _predict(args):
         from ._speaker_ids import speakers_from_pattern
 
         speaker_of = speakers_from_pattern(args.speaker_pattern)
-    frame, failures = predict_files(args.model, args.inputs, speaker=args.speaker, speaker_of=speaker_of)
+    progress = False if args.quiet else (True if args.verbose else None)
+    frame, failures = predict_files(
+        args.model, args.inputs, speaker=args.speaker, speaker_of=speaker_of, progress=progress
+    )
     if args.out:
         write_text_atomically(args.out, frame.to_csv(index=False))
     else:
@@ -259,7 +275,7 @@ def _timeline(args):
         vad=vad,
         energy_threshold=args.energy_threshold,
         smooth=args.smooth,
-        verbose=int(sys.stderr.isatty()),
+        verbose=0 if args.quiet else int(args.verbose or sys.stderr.isatty()),
     )
     if args.out:
         write_text_atomically(args.out, frame.to_csv(index=False))
@@ -353,6 +369,21 @@ def _add_cache_option(command, *, help):
     )
 
 
+def _add_feature_cache_options(command):
+    _add_cache_option(command, help="features are cached in its 'features' folder, and reused by every command")
+    command.add_argument("--no-cache", action="store_true", help="compute every feature again, caching nothing")
+
+
+def _add_verbosity_options(command):
+    verbosity = command.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-v", "--verbose", action="store_true", help="progress bars for feature extraction and training epochs too"
+    )
+    verbosity.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress lines: results, warnings and errors only"
+    )
+
+
 def _add_output(command, name, *, kind, help, required=False):
     """An output option, checked before any work: ``kind`` is ``"file"`` or ``"folder"``."""
     command.add_argument(f"--{name}", required=required, default=None, help=help)
@@ -388,6 +419,7 @@ def _add_fit(commands):
     _add_recipe_option(fit, example="lstm-logmel")
     _add_output(fit, "out", kind="file", required=True, help="where to save the fitted model (.joblib)")
     _add_training_options(fit)
+    _add_feature_cache_options(fit)
     fit.set_defaults(run=_fit)
 
 
@@ -480,6 +512,7 @@ def _add_evaluate_and_compare(commands):
         _add_protocol_options(command, purpose="evaluation protocol")
         _add_output(command, "out", kind="folder", required=True, help="folder for report.md and its figures")
         _add_training_options(command)
+        _add_feature_cache_options(command)
         command.set_defaults(run=run)
 
 
@@ -515,7 +548,7 @@ def _add_search(commands):
     )
     search.add_argument("--sampler-seed", type=int, default=None, help="seed of the TPE sampler (one per worker)")
     _add_training_options(search, epochs="most training epochs of neural recipes (others ignore it)")
-    _add_cache_option(search, help="features are cached in its 'features' folder")
+    _add_feature_cache_options(search)
     _add_output(search, "plots", kind="folder", help="folder for the figures of the search (history, importances, ...)")
     _add_output(
         search, "out", kind="file", help="refit the best parameters on the whole corpus and save the pipeline here"
@@ -585,6 +618,8 @@ def build_parser():
         _add_reproduce_paper,
     ):
         add(commands)
+    for command in commands.choices.values():
+        _add_verbosity_options(command)
     return parser
 
 

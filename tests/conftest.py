@@ -18,6 +18,18 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_variable] = "1"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_in_a_temporary_folder(tmp_path_factory):
+    """The commands cache features by default: under a folder of the test session, never the user's."""
+    previous = os.environ.get("SKLEARN_SER_CACHE")
+    os.environ["SKLEARN_SER_CACHE"] = str(tmp_path_factory.mktemp("sklearn-ser-cache"))
+    yield
+    if previous is None:
+        del os.environ["SKLEARN_SER_CACHE"]
+    else:
+        os.environ["SKLEARN_SER_CACHE"] = previous
+
+
 def tone(sr, seconds=1.0, freq=440.0, amplitude=0.5):
     t = np.arange(int(sr * seconds)) / sr
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -61,6 +62,9 @@ class EvaluationResult:
         Training time of each fold.
     estimators : list
         The fitted estimator of each fold, when kept.
+    fold_names : list of str
+        Each fold by what it holds out: its test speakers (``"F01"``,
+        ``"F01+M02"``, or ``"5 speakers"`` beyond three).
     """
 
     protocol: str
@@ -72,6 +76,7 @@ class EvaluationResult:
     labels: np.ndarray
     fit_seconds: np.ndarray
     estimators: list = field(default_factory=list, repr=False)
+    fold_names: list = field(default_factory=list)
 
     @property
     def confusion_matrix(self):
@@ -107,6 +112,8 @@ def evaluate(
     random_state=0,
     n_jobs=None,
     keep_estimators=False,
+    verbose=0,
+    name=None,
 ):
     """Cross-validate ``estimator`` on a corpus under an evaluation protocol.
 
@@ -133,6 +140,13 @@ def evaluate(
         Folds trained in parallel.
     keep_estimators : bool, default=False
         Keep each fold's fitted estimator in the result.
+    verbose : int, default=0
+        When positive, print a line on standard error as each fold ends:
+        what it held out, its balanced accuracy (the first metric when
+        ``scoring`` lacks it), the time so far, and an estimate of the time
+        left.
+    name : str, optional
+        What the progress lines call the estimator (e.g. its recipe).
 
     Returns
     -------
@@ -171,21 +185,29 @@ def evaluate(
     X, y, metadata = corpus_arrays(corpus)
     if isinstance(protocol, str):
         cv, groups = protocol_split(corpus, protocol, n_splits=n_splits, random_state=random_state)
-        name = protocol
+        protocol_name = protocol
     else:
-        cv, name = protocol, type(protocol).__name__
+        cv, protocol_name = protocol, type(protocol).__name__
         groups = metadata.get("speaker") if get_routing_for_object(cv).consumes("split", ["groups"]) else None
     splits = list(cv.split(X, y, groups))
-    folds = Parallel(n_jobs=n_jobs)(
+    fold_names = [_fold_name(corpus["speaker"].to_numpy(dtype=object)[test]) for _, test in splits]
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_fit_and_predict)(clone(estimator), X, y, train, test, metadata) for train, test in splits
     )
+    shown = "balanced_accuracy" if "balanced_accuracy" in scoring else scoring[0]
+    progress = _FoldProgress(len(splits), shown, name) if verbose else None
+    folds = []
+    for (_, test), fold_name, fold in zip(splits, fold_names, results):
+        folds.append(fold)
+        if progress is not None:
+            progress.report(fold_name, METRICS[shown](y[test], fold[1]))
     scores = {
         metric: [METRICS[metric](y[test], predictions) for (_, test), (_, predictions, _) in zip(splits, folds)]
         for metric in scoring
     }
     test_indices = np.concatenate([test for _, test in splits])
     return EvaluationResult(
-        protocol=name,
+        protocol=protocol_name,
         scores={metric: np.asarray(values) for metric, values in scores.items()},
         y_true=y[test_indices],
         y_pred=np.concatenate([predictions for _, predictions, _ in folds]),
@@ -194,7 +216,43 @@ def evaluate(
         labels=np.unique(np.concatenate([y[test_indices], *(predictions for _, predictions, _ in folds)])),
         fit_seconds=np.asarray([seconds for _, _, seconds in folds]),
         estimators=[fitted for fitted, _, _ in folds] if keep_estimators else [],
+        fold_names=fold_names,
     )
+
+
+def _fold_name(speakers):
+    """What a fold holds out: its test speakers, named up to three."""
+    held_out = sorted(set(speakers))
+    return "+".join(held_out) if len(held_out) <= 3 else f"{len(held_out)} speakers"
+
+
+class _FoldProgress:
+    """Lines on standard error as folds end: what each held out, its score, its time, the time left."""
+
+    def __init__(self, n_folds, metric, name):
+        self.n_folds, self.metric, self.prefix = n_folds, metric, f"{name}: " if name else ""
+        self.start = time.perf_counter()
+        self.done = 0
+
+    def report(self, held_out, score):
+        self.done += 1
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / self.done * (self.n_folds - self.done)
+        remaining = f", about {_duration(left)} left" if self.done < self.n_folds else ""
+        print(
+            f"{self.prefix}fold {self.done}/{self.n_folds} (held out: {held_out}): {self.metric} {score:.3f}, "
+            f"{_duration(elapsed)} so far{remaining}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _duration(seconds):
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f} min {seconds % 60:.0f} s"
+    return f"{seconds // 3600:.0f} h {seconds % 3600 // 60:.0f} min"
 
 
 def compare(
@@ -207,6 +265,7 @@ def compare(
     random_state=0,
     n_jobs=None,
     keep_estimators=False,
+    verbose=0,
 ):
     """Evaluate several estimators on the same folds and test their differences.
 
@@ -228,6 +287,9 @@ def compare(
         Folds trained in parallel.
     keep_estimators : bool, default=False
         Keep each fold's fitted estimators in the results.
+    verbose : int, default=0
+        When positive, a line per fold as in :func:`evaluate`, naming the
+        estimator.
 
     Returns
     -------
@@ -252,6 +314,8 @@ def compare(
             random_state=random_state,
             n_jobs=n_jobs,
             keep_estimators=keep_estimators,
+            verbose=verbose,
+            name=name,
         )
         for name, estimator in estimators.items()
     }
