@@ -146,12 +146,32 @@ def _evaluate(args):
         result,
         args.out,
         title=f"{args.recipe} on {' + '.join(args.corpus)}, {args.protocol} protocol",
-        description=[
-            f"{len(corpus)} files, {corpus['label'].nunique()} labels, {corpus['speaker'].nunique()} speakers."
-        ],
+        description=_report_description(args, corpus, {args.recipe: pipeline}),
     )
     print(result.summary().round(3).to_string())
     print(f"Report written to {path}")
+
+
+def _report_description(args, corpus, pipelines):
+    """The lines under a report's title: how it was made, on what, and what chance would score."""
+    import shlex
+
+    n_labels = corpus["label"].nunique()
+    lines = [
+        f"- Command: `sklearn-ser {shlex.join(args.argv)}`",
+        f"- Corpus: {' + '.join(args.corpus)}: {len(corpus)} files, {n_labels} labels, "
+        f"{corpus['speaker'].nunique()} speakers; chance level {1 / n_labels:.1%} balanced accuracy "
+        "(a constant or random guess)",
+    ]
+    for name, pipeline in pipelines.items():
+        overrides = _overrides(args, name)
+        seed = overrides.get("random_state", "none (the recipe's default)")
+        shown = {key: value for key, value in overrides.items() if key != "random_state"}
+        lines.append(
+            f"- Recipe `{name}`: {len(pipeline.steps)} steps ({', '.join(step for step, _ in pipeline.steps)}); "
+            f"options {shown or 'as the recipe sets them'}; seed {seed}"
+        )
+    return lines
 
 
 def _compare(args):
@@ -173,9 +193,7 @@ def _compare(args):
         tests,
         args.out,
         title=f"{', '.join(names)} on {' + '.join(args.corpus)}, {args.protocol} protocol",
-        description=[
-            f"{len(corpus)} files, {corpus['label'].nunique()} labels, {corpus['speaker'].nunique()} speakers."
-        ],
+        description=_report_description(args, corpus, pipelines),
     )
     print(table["mean"].unstack("metric").round(3).to_string())
     print(f"Report written to {path}")
@@ -626,6 +644,7 @@ def build_parser():
 def main(argv=None):
     """Entry point of the ``sklearn-ser`` console command."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         _check_outputs(args)
         with _warnings_as_lines(args.command):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import platform
+import re
 from pathlib import Path
 
 import numpy as np
@@ -68,18 +69,49 @@ def _confusion_section(result, out_dir, stem):
     return lines
 
 
+def _fold_names(result):
+    """Each fold by what it held out, or by its number for a result without names."""
+    if len(result.fold_names) == len(next(iter(result.scores.values()))):
+        return [name if name.startswith("fold ") else f"held out: {name}" for name in result.fold_names]
+    return [f"fold {k + 1}" for k in range(len(next(iter(result.scores.values()))))]
+
+
+def _missing_classes_note(result):
+    """A sentence on the folds whose test set lacks classes, whose balanced accuracy reads differently."""
+    missing = result.missing_classes
+    if not missing:
+        return []
+    folds = "; ".join(f"{name}: {', '.join(map(str, labels))}" for name, labels in missing.items())
+    return [
+        f"Some folds test no utterance of some classes ({folds}). Their balanced accuracy averages the recall "
+        "of the classes they do test, and a prediction of an absent class counts only as an error on the "
+        "utterance it was made for.",
+        "",
+    ]
+
+
 def _training_section(result, out_dir, stem):
+    """Training curves, only where they show a validation curve beside the training one.
+
+    Training loss and accuracy alone reach their best on every fold and tell
+    nothing of generalisation; a model trained with a validation split
+    (``early_stopping=True``) records held-out curves too.
+    """
     from .plotting import plot_training_curves, save_figure
+    from .plotting._evaluation import _histories
 
     lines = []
-    for fold, estimator in enumerate(result.estimators):
+    for fold, (estimator, fold_name) in enumerate(zip(result.estimators, _fold_names(result))):
         try:
-            figure = plot_training_curves(estimator, title=f"Fold {fold + 1}")
+            histories = _histories(estimator)
         except ValueError:
             return []
+        if not any(any("valid_loss" in row for row in history) for _, history in histories):
+            return []
+        figure = plot_training_curves(estimator, title=fold_name)
         name = f"{stem}_fold{fold + 1}.png"
         save_figure(figure, Path(out_dir) / name)
-        lines.append(f"![Training curves, fold {fold + 1}]({name})")
+        lines.append(f"![Training and validation curves, {fold_name}]({name})")
     return lines
 
 
@@ -87,7 +119,7 @@ def evaluation_sections(result, out_dir, *, stem="evaluation", heading_level=2):
     """Markdown lines for one evaluation: scores, per-class table, figures."""
     mark = "#" * heading_level
     per_fold = pd.DataFrame(result.scores)
-    per_fold.index = pd.Index([f"fold {k + 1}" for k in range(len(per_fold))], name="fold")
+    per_fold.index = pd.Index(_fold_names(result), name="fold")
     lines = [
         f"{mark} Scores ({result.protocol} protocol, {len(per_fold)} folds)",
         "",
@@ -95,6 +127,7 @@ def evaluation_sections(result, out_dir, *, stem="evaluation", heading_level=2):
         "",
         markdown_table(per_fold),
         "",
+        *_missing_classes_note(result),
         f"{mark} Per class (pooled over folds)",
         "",
         markdown_table(result.per_class),
@@ -181,8 +214,9 @@ def write_comparison_report(results, table, tests, out_dir, *, title, descriptio
             markdown_table(tests.set_index(["estimator", "other", "metric"])),
             "",
         ]
-    for index, (name, result) in enumerate(results.items()):
-        lines += [f"## {name}", ""] + evaluation_sections(result, out_dir, stem=f"model{index + 1}", heading_level=3)
+    for name, result in results.items():
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_") or "model"
+        lines += [f"## {name}", ""] + evaluation_sections(result, out_dir, stem=stem, heading_level=3)
     path = out_dir / "report.md"
     write_text_atomically(path, "\n".join(lines))
     return path

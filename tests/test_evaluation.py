@@ -72,3 +72,31 @@ def test_compare_uses_the_same_folds_and_tests_differences(corpus, tmp_path):
     row = tests[(tests["metric"] == "accuracy")].iloc[0]
     assert row["estimator"] == "svm" and row["other"] == "dummy" and row["n_folds"] == 4
     assert row["mean_difference"] > 0 and 0 <= row["t_test_p"] <= 1
+
+
+def test_folds_are_named_by_held_out_speakers_and_classes_missing_from_a_fold_are_said():
+    import warnings
+
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    # Speaker C never says "sad": its fold tests three of four classes.
+    rows = [(speaker, label) for speaker in "AB" for label in ("angry", "happy", "sad", "calm") for _ in range(3)]
+    rows += [("C", label) for label in ("angry", "happy", "calm") for _ in range(3)]
+    corpus = pd.DataFrame(
+        {
+            "path": [rng.normal(size=800).astype(np.float32) for _ in rows],
+            "label": [label for _, label in rows],
+            "speaker": [speaker for speaker, _ in rows],
+            "text": "",
+            "corpus": "toy",
+        }
+    )
+    pipe = make_pipeline(MFCC(n_mfcc=8), SequencePooling(), StandardScaler(), SVC())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fold without "sad" raises no library warning
+        result = evaluate(pipe, corpus, protocol="speaker")
+    assert result.fold_names == ["A", "B", "C"]
+    assert result.missing_classes == {"C": ["sad"]}
+    shuffled = evaluate(pipe, corpus, protocol="random", n_splits=2)
+    assert shuffled.fold_names == ["fold 1", "fold 2"]

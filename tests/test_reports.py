@@ -44,16 +44,37 @@ def test_cli_evaluate_writes_a_report(synthetic, tmp_path, capsys):
     assert "accuracy" in capsys.readouterr().out
 
 
-def test_cli_compare_writes_tables_tests_and_training_curves(synthetic, tmp_path, capsys):
-    root, _ = synthetic
+def test_cli_compare_writes_tables_tests_and_figures_named_by_recipe(synthetic, tmp_path, capsys):
+    root, frame = synthetic
     out = tmp_path / "compare"
     args = ["compare", "--corpus", f"synthetic:{root}", "--recipes", "svm-mfcc,paper-traditional"]
     assert main([*args, "--protocol", "text", "--n-splits", "2", "--max-epochs", "2", "--out", str(out)]) == 0
     report = (out / "report.md").read_text()
     assert "## Paired tests over folds" in report and "## paper-traditional" in report
-    assert (out / "model2_training_fold1.png").exists() and not (out / "model1_training_fold1.png").exists()
+    assert (out / "svm-mfcc_confusion.png").exists() and (out / "paper-traditional_confusion.png").exists()
+    # training curves without a validation curve show nothing: left out
+    assert not list(out.glob("*_training_*")) and "Training" not in report
+    assert "| fold 1 |" in report  # text folds hold out words, not speakers
+    assert f"- Command: `sklearn-ser compare --corpus synthetic:{root} --recipes svm-mfcc,paper-traditional" in report
+    n_labels = frame["label"].nunique()
+    assert f"{len(frame)} files, {n_labels} labels" in report and f"chance level {1 / n_labels:.1%}" in report
+    assert "- Recipe `paper-traditional`: 5 steps" in report and "'max_epochs': 2" in report
     assert main([*args[:-1], "svm-mfcc", "--out", str(out)]) == 1
     assert "at least two" in capsys.readouterr().err
+
+
+def test_cli_evaluate_names_folds_by_speaker_and_draws_validation_curves(synthetic, tmp_path):
+    root, frame = synthetic
+    out = tmp_path / "evaluate"
+    args = ["evaluate", "--corpus", f"synthetic:{root}", "--recipe", "paper-traditional", "--max-epochs", "3"]
+    options = ["--set", "lstm__early_stopping=True", "--set", "lstm__validation_fraction=0.3", "--random-state", "0"]
+    assert main([*args, *options, "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    for speaker in sorted(set(frame["speaker"])):
+        assert f"| held out: {speaker} |" in report
+    curves = sorted(out.glob("evaluation_training_fold*.png"))
+    assert len(curves) == frame["speaker"].nunique() and "Training and validation curves, held out: " in report
+    assert "seed 0" in report
 
 
 def test_cli_cross_corpus(synthetic, fake_tess, tmp_path, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -63,8 +64,9 @@ class EvaluationResult:
     estimators : list
         The fitted estimator of each fold, when kept.
     fold_names : list of str
-        Each fold by what it holds out: its test speakers (``"F01"``,
-        ``"F01+M02"``, or ``"5 speakers"`` beyond three).
+        Each fold by the speakers it holds out (``"F01"``, ``"F01+M02"``,
+        or ``"5 speakers"`` beyond three), or ``"fold k"`` when its test
+        speakers are also in its training data.
     """
 
     protocol: str
@@ -93,6 +95,17 @@ class EvaluationResult:
             {"precision": precision, "recall": recall, "f1": f1, "support": support},
             index=pd.Index(self.labels, name="label"),
         )
+
+    @property
+    def missing_classes(self):
+        """For each fold whose test set lacks some of ``labels``: its name (or number) and those labels."""
+        names = self.fold_names or [f"fold {k + 1}" for k in range(len(np.unique(self.fold)))]
+        missing = {}
+        for k, name in enumerate(names):
+            absent = sorted(set(self.labels) - set(self.y_true[self.fold == k]), key=str)
+            if absent:
+                missing[name] = absent
+        return missing
 
     def summary(self):
         """Mean and standard deviation over folds of every metric."""
@@ -190,7 +203,8 @@ def evaluate(
         cv, protocol_name = protocol, type(protocol).__name__
         groups = metadata.get("speaker") if get_routing_for_object(cv).consumes("split", ["groups"]) else None
     splits = list(cv.split(X, y, groups))
-    fold_names = [_fold_name(corpus["speaker"].to_numpy(dtype=object)[test]) for _, test in splits]
+    speakers = corpus["speaker"].to_numpy(dtype=object)
+    fold_names = [_fold_name(speakers[train], speakers[test], k) for k, (train, test) in enumerate(splits)]
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_fit_and_predict)(clone(estimator), X, y, train, test, metadata) for train, test in splits
     )
@@ -200,11 +214,16 @@ def evaluate(
     for (_, test), fold_name, fold in zip(splits, fold_names, results):
         folds.append(fold)
         if progress is not None:
-            progress.report(fold_name, METRICS[shown](y[test], fold[1]))
-    scores = {
-        metric: [METRICS[metric](y[test], predictions) for (_, test), (_, predictions, _) in zip(splits, folds)]
-        for metric in scoring
-    }
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true", category=UserWarning)
+                progress.report(fold_name, METRICS[shown](y[test], fold[1]))
+    with warnings.catch_warnings():
+        # A fold whose test set lacks a class: the report says how its scores read (see missing_classes).
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true", category=UserWarning)
+        scores = {
+            metric: [METRICS[metric](y[test], predictions) for (_, test), (_, predictions, _) in zip(splits, folds)]
+            for metric in scoring
+        }
     test_indices = np.concatenate([test for _, test in splits])
     return EvaluationResult(
         protocol=protocol_name,
@@ -220,10 +239,12 @@ def evaluate(
     )
 
 
-def _fold_name(speakers):
-    """What a fold holds out: its test speakers, named up to three."""
-    held_out = sorted(set(speakers))
-    return "+".join(held_out) if len(held_out) <= 3 else f"{len(held_out)} speakers"
+def _fold_name(train_speakers, test_speakers, index):
+    """A fold by the speakers it holds out (named up to three), or by its number when it holds out none."""
+    held_out = sorted(set(test_speakers), key=str)
+    if set(held_out) & set(train_speakers):
+        return f"fold {index + 1}"
+    return "+".join(map(str, held_out)) if len(held_out) <= 3 else f"{len(held_out)} speakers"
 
 
 class _FoldProgress:
