@@ -647,6 +647,7 @@ def main(argv=None):
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         _check_outputs(args)
+        _check_corpus_paths(args)
         with _warnings_as_lines(args.command):
             status = args.run(args)
     except BrokenPipeError:  # the reader of standard output went away (| head): stop quietly
@@ -676,6 +677,23 @@ def _warnings_as_lines(command):
     with warnings.catch_warnings():
         warnings.showwarning = show
         yield
+
+
+def _check_corpus_paths(args):
+    """Refuse a corpus that is not there before anything heavy is imported or computed."""
+    for spec in getattr(args, "corpus", None) or ():
+        kind, separator, path = spec.partition(":")
+        if not separator or kind not in CORPUS_KINDS or not path:
+            continue  # the loader names what is wrong with the specification itself
+        where = Path(path).expanduser()
+        if kind == "synthetic":
+            if where.exists() and not where.is_dir():
+                raise ValueError(f"--corpus {spec}: {where} is a file; synthetic:PATH names the corpus folder.")
+        elif kind == "manifest":
+            if not where.is_file():
+                raise ValueError(f"--corpus {spec}: no manifest file {where} (a CSV with path,label[,speaker]).")
+        elif not where.is_dir():
+            raise ValueError(f"--corpus {spec}: no folder {where}.")
 
 
 def _check_outputs(args):

@@ -36,7 +36,8 @@ def test_help_and_argument_errors_import_nothing_heavy():
     probe = (
         "import sys\n"
         "from sklearn_ser.cli import main\n"
-        "for argv in (['--help'], ['fit', '--help'], ['fit', '--corpus', 'tess:x']):\n"
+        "for argv in (['--help'], ['fit', '--help'], ['fit', '--corpus', 'tess:x'],\n"
+        "             ['fit', '--corpus', 'tess:/no/such/tess', '--recipe', 'svm-mfcc', '--out', 'm.joblib']):\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit:\n"
@@ -46,6 +47,21 @@ def test_help_and_argument_errors_import_nothing_heavy():
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert run.stdout.strip().splitlines()[-1] == "[]"
     assert "the following arguments are required: --recipe, --out" in run.stderr
+    assert "sklearn-ser: error: --corpus tess:/no/such/tess: no folder /no/such/tess." in run.stderr
+
+
+def test_a_corpus_that_is_not_there_is_refused_before_any_work(tmp_path, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    cases = [
+        (f"synthetic:{a_file}", "is a file; synthetic:PATH names the corpus folder"),
+        (f"manifest:{tmp_path / 'none.csv'}", "no manifest file"),
+        (f"emodb:{tmp_path / 'missing'}", "no folder"),
+    ]
+    for spec, message in cases:
+        assert main(["fit", "--corpus", spec, "--recipe", "svm-mfcc", "--out", str(tmp_path / "m.joblib")]) == 1
+        assert message in capsys.readouterr().err
+    assert a_file.read_text() == "x" and not (tmp_path / "m.joblib").exists()
 
 
 def test_the_command_lines_choices_are_the_librarys():
