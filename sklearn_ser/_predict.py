@@ -49,21 +49,65 @@ def load_corpora(specs, *, labels="original", speakers=None, exclude_speakers=No
 
 
 def fit_recipe(
-    corpora, recipe, out, *, overrides=None, labels="original", speakers=None, exclude_speakers=None, out_stream=print
+    corpora,
+    recipe,
+    out,
+    *,
+    overrides=None,
+    labels="original",
+    speakers=None,
+    exclude_speakers=None,
+    window=None,
+    hop=None,
+    out_stream=print,
 ):
-    """Fit ``recipe`` on the corpora ``KIND:PATH`` (those speakers' files) and save it to ``out`` with joblib."""
+    """Fit ``recipe`` on the corpora ``KIND:PATH`` (those speakers' files) and save it to ``out`` with joblib.
+
+    With ``window`` (seconds), the pipeline is fitted on the windows of
+    every clip that a timeline would cut (every ``hop`` seconds, by default
+    half a window), each with its clip's label and speaker. The model
+    records how long its training clips or windows were.
+    """
     from .recipes import get_recipe
+    from .timeline._trained_on import record_trained_on
 
     pipeline = get_recipe(recipe, **(overrides or {}))  # a wrong name or option before any corpus is read
     frame = load_corpora(corpora, labels=labels, speakers=speakers, exclude_speakers=exclude_speakers)
-    out_stream(f"Fitting {recipe!r} on {len(frame)} files of {' + '.join(corpora)} ({frame['label'].nunique()} labels)")
-    start = time.perf_counter()
     X, y, metadata = corpus_arrays(frame)
+    durations = [soundfile.info(path).duration for path in X]
+    if window is not None:
+        hop = window / 2 if hop is None else hop
+        X, y, metadata = _windows_of(pipeline, X, y, metadata, window, hop)
+        durations = [window]
+        out_stream(f"Cut {len(frame)} files into {len(X)} windows of {window:g} s every {hop:g} s")
+    units = "windows" if window is not None else "files"
+    out_stream(f"Fitting {recipe!r} on {len(X)} {units} of {' + '.join(corpora)} ({frame['label'].nunique()} labels)")
+    start = time.perf_counter()
     with sklearn.config_context(enable_metadata_routing=True):
         pipeline.fit(X, y, **consumed(pipeline, "fit", metadata))
+    record_trained_on(pipeline, durations, window=window, hop=hop)
     dump_atomically(pipeline, out)
     out_stream(f"Saved to {out} after {time.perf_counter() - start:.1f} s")
     return pipeline
+
+
+def _windows_of(pipeline, X, y, metadata, window, hop):
+    """The windows of every clip at the rate the pipeline reads, with each clip's label and metadata."""
+    from sklearn.exceptions import NotFittedError
+
+    from .timeline import window_clips
+    from .timeline._model import audio_rate, audio_transformers
+
+    try:
+        rate = audio_rate(pipeline)
+    except NotFittedError:  # a rate that only the fitted step knows (a speech model's): load it
+        for transformer in audio_transformers(pipeline):
+            transformer.fit(X[:1])
+        rate = audio_rate(pipeline)
+    windows, y_windows, clip = window_clips(X, y, sr=rate, window=window, hop=hop)
+    as_array = np.empty(len(windows), dtype=object)
+    as_array[:] = windows
+    return as_array, y_windows, {key: np.asarray(value)[clip] for key, value in metadata.items()}
 
 
 def audio_files(inputs):

@@ -101,6 +101,8 @@ def _fit(args):
         labels=args.labels,
         speakers=_speaker_list(args.speakers),
         exclude_speakers=_speaker_list(args.exclude_speakers),
+        window=args.window,
+        hop=args.hop,
         out_stream=(lambda line: None) if args.quiet else print,
     )
 
@@ -438,6 +440,21 @@ def _add_fit(commands):
     _add_output(fit, "out", kind="file", required=True, help="where to save the fitted model (.joblib)")
     _add_training_options(fit)
     _add_feature_cache_options(fit)
+    fit.add_argument(
+        "--window",
+        type=float,
+        default=None,
+        metavar="SEC",
+        help="train on windows of this length cut from every clip, as 'timeline --window' cuts a recording "
+        "(a model trained on whole clips classifies much shorter windows poorly)",
+    )
+    fit.add_argument(
+        "--hop",
+        type=float,
+        default=None,
+        metavar="SEC",
+        help="seconds between training windows (default: half --window)",
+    )
     fit.set_defaults(run=_fit)
 
 

@@ -327,6 +327,9 @@ def test_a_pretrained_recipe_through_fit_predict_and_timeline(corpus, speech_mod
     assert main(["timeline", str(model), str(recording), "--out", str(timeline)]) == 0
     table = pd.read_csv(timeline)
     assert len(table) >= 5 and set(table["label"].dropna()) <= set(frame["label"])
+    on_windows_file = tmp_path / "ssl-windows.joblib"
+    assert main([*fit, "--window", "1.0", "--out", str(on_windows_file)]) == 0  # the model's rate found by loading it
+    assert joblib.load(on_windows_file).sklearn_ser_trained_on_["window"] == 1.0
     windows, labels, _ = window_clips(waves, frame["label"][:6], sr=16000, window=1.0, hop=0.5)
     on_windows = get_recipe("ssl-best", model=str(speech_model)).fit(windows, labels)
     assert len(predict_timeline(on_windows, recording, window=1.0, hop=0.5)) > len(table)

@@ -18,6 +18,7 @@ from .._sequences import sliding_starts
 from ._model import audio_rate, minimum_window
 from ._smoothing import smooth_runs
 from ._stream import Recording
+from ._trained_on import check_window_against_training
 from ._vad import make_vad
 from ._windows import check_window_and_hop, sliding_windows, window_samples
 
@@ -136,7 +137,9 @@ def predict_timeline(
     -----
     Each window is classified as a clip of its own, exactly as the model
     classifies a file of that length: its features are computed from its
-    waveform alone. A pipeline fitted with a feature cache (``memory=``)
+    waveform alone. A model that ``sklearn-ser fit`` wrote knows how long
+    its training clips (or windows) were, and a ``window`` below three
+    quarters of that gets a warning. A pipeline fitted with a feature cache (``memory=``)
     would cache every window's features; set its ``memory`` to None first.
 
     Examples
@@ -168,6 +171,7 @@ def predict_timeline(
     pipeline = load_model(model)
     check_is_fitted(pipeline)
     _check_parameters(window, hop, energy_threshold, min_speech, smooth, batch_size)
+    check_window_against_training(pipeline, window)
     rate = audio_rate(pipeline)
     shortest = minimum_window(pipeline)
     if window < shortest:
