@@ -284,6 +284,10 @@ def _timeline(args):
     from ._files import write_text_atomically
     from .timeline import predict_timeline
 
+    if args.reference:  # a malformed reference is named before the recording is read
+        from .timeline._reference import read_reference
+
+        read_reference(args.reference)
     vad = None if args.vad == "none" else args.vad
     if vad == "silero" and importlib.util.find_spec("silero_vad") is None:
         raise ValueError("--vad silero needs the silero-vad package: pip install 'sklearn-ser[vad]'.")
@@ -301,10 +305,18 @@ def _timeline(args):
         write_text_atomically(args.out, frame.to_csv(index=False))
     else:
         print(frame.to_csv(index=False), end="")
+    if args.reference:
+        from .timeline import timeline_agreement
+
+        agreement, n_windows = timeline_agreement(frame, args.reference)
+        if n_windows:
+            print(f"Agreement with {args.reference}: {agreement:.1%} of {n_windows} speech windows", file=sys.stderr)
+        else:
+            print(f"No speech window lies in a segment of {args.reference}: nothing to compare", file=sys.stderr)
     if args.plot:
         from .plotting import plot_timeline, save_figure
 
-        figure = plot_timeline(frame, args.file, title=Path(args.file).name)
+        figure = plot_timeline(frame, args.file, reference=args.reference)
         print(f"Figure written to {save_figure(figure, args.plot)}", file=sys.stderr)
 
 
@@ -528,6 +540,13 @@ def _add_timeline(commands):
     )
     _add_output(timeline, "out", kind="file", help="CSV file to write (default: standard output)")
     _add_output(timeline, "plot", kind="file", help="image of the timeline under the waveform (.png, .pdf, .svg)")
+    timeline.add_argument(
+        "--reference",
+        metavar="CSV",
+        default=None,
+        help="reference labels of the recording (columns start,end,label, in seconds): the agreement of the speech "
+        "windows with them is printed, and --plot draws them under the predictions",
+    )
     timeline.set_defaults(run=_timeline)
 
 

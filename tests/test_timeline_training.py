@@ -59,3 +59,54 @@ def test_a_timeline_far_shorter_than_the_training_clips_warns_once(corpus, recor
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         predict_timeline(joblib.load(model), recording, window=median, hop=0.5)
+
+
+def test_reference_labels_are_compared_and_drawn(corpus, recording, tmp_path, capsys):
+    import pandas as pd
+
+    from sklearn_ser.plotting import plot_timeline
+    from sklearn_ser.timeline import timeline_agreement
+
+    root, frame = corpus
+    model = tmp_path / "model.joblib"
+    fit = ["fit", "--corpus", f"synthetic:{root}", "--recipe", "svm-mfcc", "--out", str(model), "--no-cache"]
+    assert main([*fit, "--set", "probability=True", "-q"]) == 0
+    bounds = np.cumsum([0.0] + [soundfile.info(p).duration for p in frame["path"][:4]])
+    reference = tmp_path / "reference.csv"
+    pd.DataFrame({"start": bounds[:-1], "end": bounds[1:], "label": frame["label"][:4]}).to_csv(reference, index=False)
+    out, plot = tmp_path / "timeline.csv", tmp_path / "timeline.png"
+    args = ["timeline", str(model), str(recording), "--window", "1.0", "--hop", "0.5", "--reference", str(reference)]
+    assert main([*args, "--out", str(out), "--plot", str(plot), "-q"]) == 0
+    table = pd.read_csv(out, keep_default_na=False).replace({"label": {"": None}})
+    agreement, n_windows = timeline_agreement(table, reference)
+    assert 0 < n_windows <= len(table) and 0.0 <= agreement <= 1.0
+    assert f"Agreement with {reference}: {agreement:.1%} of {n_windows} speech windows" in capsys.readouterr().err
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    figure = plot_timeline(table, recording, reference=reference)
+    titles = [ax.get_title(loc="left") for ax in figure.axes]
+    assert f"Reference label ({agreement:.0%} of {n_windows} speech windows agree)" in titles
+    assert figure._suptitle.get_text() == "recording.wav"
+    assert plot_timeline(table, recording, title="")._suptitle is None
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("begin,end,label\n0,1,sad\n", "have no column 'start'"),
+        ("start,end,label\n0,1,sad\n2,1,angry\n", "row 2 .* is not a segment of positive length"),
+        ("start,end,label\n0,2,sad\n1,3,angry\n", "the segment from 0 s overlaps the next one"),
+    ],
+)
+def test_malformed_reference_labels_are_refused_before_the_recording_is_read(
+    corpus, recording, tmp_path, capsys, content, match
+):
+    import re
+
+    root, _ = corpus
+    model = tmp_path / "model.joblib"
+    assert main(["fit", "--corpus", f"synthetic:{root}", "--recipe", "svm-mfcc", "--out", str(model), "-q"]) == 0
+    reference = tmp_path / "reference.csv"
+    reference.write_text(content)
+    assert main(["timeline", str(model), str(recording), "--reference", str(reference)]) == 1
+    error = capsys.readouterr().err
+    assert re.search(match, error) and "reference.csv" in error

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -14,7 +16,7 @@ _SPEECH_COLOUR = "#cfe8cf"
 _CLOCK_STEPS = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600)  # seconds between time ticks
 
 
-def plot_timeline(timeline, source=None, *, sr=None, title=None):
+def plot_timeline(timeline, source=None, *, sr=None, title=None, reference=None):
     """The emotion of a long recording over time, under its waveform.
 
     From top to bottom: the waveform's envelope (its minimum and maximum in
@@ -36,13 +38,21 @@ def plot_timeline(timeline, source=None, *, sr=None, title=None):
     sr : int, optional
         The sampling rate of a waveform ``source``.
     title : str, optional
-        Figure title.
+        Figure title; by default the file name of a ``source`` file, and
+        none for a waveform. ``""`` draws none.
+    reference : str, path-like or pandas.DataFrame, optional
+        Reference labels of the recording (a CSV file or a frame with
+        ``start``, ``end`` in seconds and ``label``), drawn as a strip under
+        the predicted labels, in the same colours; the strip's title gives
+        the agreement of the speech windows with them (see
+        :func:`sklearn_ser.timeline.timeline_agreement`).
 
     Returns
     -------
     fig : matplotlib.figure.Figure
         Axes from top to bottom: the waveform (if ``source`` is given), the
-        label strip and the probabilities.
+        label strip, the reference strip (with ``reference``) and the
+        probabilities.
 
     Raises
     ------
@@ -68,17 +78,23 @@ def plot_timeline(timeline, source=None, *, sr=None, title=None):
     >>> [ax.get_ylabel() for ax in fig.axes]
     ['Amplitude', '', 'Probability']
     """
+    from ..timeline._reference import read_reference, timeline_agreement
+
     classes, proba = _class_probabilities(timeline)
+    segments = read_reference(reference) if reference is not None else None
+    if segments is not None:
+        classes = classes + sorted(set(segments["label"]) - {str(label) for label in classes}, key=str)
+        proba = np.hstack([proba, np.zeros((len(proba), len(classes) - proba.shape[1]))])
     starts, ends = timeline["start"].to_numpy(float), timeline["end"].to_numpy(float)
     speech = timeline["speech"].to_numpy(bool)
     edges = _cell_edges(starts, ends)
     colours = _class_colours(len(classes))
     duration = float(ends.max())
 
-    rows = ([2.0] if source is not None else []) + [0.35, 3.0]
+    rows = ([2.0] if source is not None else []) + [0.35] + ([0.35] if segments is not None else []) + [3.0]
     fig = _new_figure((12.0, 1.6 * sum(rows) + 0.8))
     axes = list(fig.subplots(len(rows), 1, sharex=True, gridspec_kw={"height_ratios": rows}, squeeze=False)[:, 0])
-    label_ax, proba_ax = axes[-2], axes[-1]
+    label_ax, proba_ax = axes[1 if source is not None else 0], axes[-1]
 
     if source is not None:
         duration = max(duration, _draw_envelope(axes[0], source, sr))
@@ -92,6 +108,19 @@ def plot_timeline(timeline, source=None, *, sr=None, title=None):
     label_ax.set_ylim(0, 1)
     label_ax.set_yticks([])
     label_ax.set_title("Predicted label", loc="left", fontsize="small")
+    if segments is not None:
+        reference_ax = axes[-2]
+        for index, label in enumerate(classes):
+            chosen = segments[segments["label"] == str(label)]
+            reference_ax.broken_barh(
+                list(zip(chosen["start"], chosen["end"] - chosen["start"])), (0, 1), color=colours[index], linewidth=0
+            )
+        reference_ax.set_ylim(0, 1)
+        reference_ax.set_yticks([])
+        agreement, n_windows = timeline_agreement(timeline, segments)
+        agrees = f"{agreement:.0%} of {n_windows} speech windows agree" if n_windows else "no speech window inside"
+        reference_ax.set_title(f"Reference label ({agrees})", loc="left", fontsize="small")
+        duration = max(duration, float(segments["end"].max()))
 
     lower = np.zeros(len(proba))
     for index, label in enumerate(classes):
@@ -108,7 +137,9 @@ def plot_timeline(timeline, source=None, *, sr=None, title=None):
 
         proba_ax.xaxis.set_major_locator(MultipleLocator(_clock_step(duration)))
         proba_ax.xaxis.set_major_formatter(FuncFormatter(lambda seconds, _: _clock(seconds)))
-    if title is not None:
+    if title is None and isinstance(source, (str, os.PathLike)):
+        title = Path(source).name
+    if title:
         fig.suptitle(title)
     return fig
 

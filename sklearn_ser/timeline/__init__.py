@@ -3,11 +3,13 @@
 :func:`predict_timeline` runs a fitted pipeline over a recording of any
 length, window by window, in bounded memory, skipping the windows without
 speech; :func:`window_clips` cuts labelled clips into the same windows, to
-fit a model on them; :func:`sklearn_ser.plotting.plot_timeline` draws the
+fit a model on them; :func:`timeline_agreement` compares a timeline with
+reference labels; :func:`sklearn_ser.plotting.plot_timeline` draws the
 result.
 """
 
 from ._clips import window_clips
+from ._reference import timeline_agreement
 from ._timeline import predict_timeline
 
-__all__ = ["predict_timeline", "window_clips"]
+__all__ = ["predict_timeline", "timeline_agreement", "window_clips"]

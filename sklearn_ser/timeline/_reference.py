@@ -1,0 +1,105 @@
+"""Reference labels of a recording (``start,end,label`` segments), and how far a timeline agrees with them."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+REFERENCE_COLUMNS = ("start", "end", "label")
+
+
+def read_reference(reference):
+    """Reference segments as a frame ``start, end, label`` sorted by start, from a CSV file or a DataFrame.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, a time is not a number, a segment ends
+        before it starts, or segments overlap; a file is named.
+    """
+    name = f"'{os.fspath(reference)}'" if isinstance(reference, (str, os.PathLike)) else "reference"
+    if isinstance(reference, (str, os.PathLike)):
+        try:
+            reference = pd.read_csv(reference, dtype={"label": str}, keep_default_na=False)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"Cannot read the reference labels {name}: {exc}") from exc
+    missing = [column for column in REFERENCE_COLUMNS if column not in reference.columns]
+    if missing:
+        raise ValueError(
+            f"The reference labels {name} have no column {missing[0]!r}: they need start,end,label (seconds, "
+            f"seconds, label); the columns are {list(reference.columns)}."
+        )
+    segments = reference[list(REFERENCE_COLUMNS)].copy()
+    for column in ("start", "end"):
+        segments[column] = pd.to_numeric(segments[column], errors="coerce")
+    bad = segments[segments["start"].isna() | segments["end"].isna() | (segments["end"] <= segments["start"])]
+    if len(bad):
+        row = bad.index[0]
+        raise ValueError(
+            f"The reference labels {name}: row {row + 1} ({reference.loc[row, 'start']!r} to "
+            f"{reference.loc[row, 'end']!r}) is not a segment of positive length in seconds."
+        )
+    segments = segments.sort_values("start", ignore_index=True)
+    overlap = np.flatnonzero(segments["start"].to_numpy()[1:] < segments["end"].to_numpy()[:-1])
+    if len(overlap):
+        first = segments.iloc[overlap[0]]
+        raise ValueError(f"The reference labels {name}: the segment from {first['start']:g} s overlaps the next one.")
+    segments["label"] = segments["label"].astype(str)
+    return segments
+
+
+def reference_at_windows(timeline, reference):
+    """The reference label at the centre of each window of ``timeline`` (None where no segment covers it)."""
+    segments = read_reference(reference)
+    centres = ((timeline["start"].to_numpy(float) + timeline["end"].to_numpy(float)) / 2)[:, None]
+    inside = (segments["start"].to_numpy()[None, :] <= centres) & (centres < segments["end"].to_numpy()[None, :])
+    labels = np.full(len(timeline), None, dtype=object)
+    covered = inside.any(axis=1)
+    labels[covered] = segments["label"].to_numpy(object)[inside[covered].argmax(axis=1)]
+    return labels
+
+
+def timeline_agreement(timeline, reference):
+    """How often a timeline's speech windows carry the reference label at their centre.
+
+    Parameters
+    ----------
+    timeline : pandas.DataFrame
+        The output of :func:`predict_timeline`.
+    reference : str, path-like or pandas.DataFrame
+        Reference segments: a CSV file or a frame with the columns
+        ``start`` and ``end`` (seconds) and ``label``; segments must not
+        overlap, and gaps between them are unlabelled.
+
+    Returns
+    -------
+    agreement : float
+        The fraction of speech windows whose centre lies in a reference
+        segment and whose predicted label equals its label (compared as
+        strings); NaN when no speech window lies in one.
+    n_windows : int
+        How many windows were compared.
+
+    Raises
+    ------
+    ValueError
+        If the reference labels are malformed (see the message).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_ser.timeline import timeline_agreement
+    >>> timeline = pd.DataFrame({"start": [0.0, 1.0, 2.0, 3.0], "end": [2.0, 3.0, 4.0, 5.0],
+    ...                          "speech": [True, True, True, False], "label": ["sad", "happy", "angry", None]})
+    >>> reference = pd.DataFrame({"start": [0.0, 2.0], "end": [2.0, 4.5], "label": ["sad", "happy"]})
+    >>> timeline_agreement(timeline, reference)
+    (0.6666666666666666, 3)
+    """
+    expected = reference_at_windows(timeline, reference)
+    compared = timeline["speech"].to_numpy(bool) & np.array([label is not None for label in expected])
+    if not compared.any():
+        return float("nan"), 0
+    predicted = timeline["label"].to_numpy(object)[compared].astype(str)
+    return float(np.mean(predicted == expected[compared].astype(str))), int(compared.sum())
