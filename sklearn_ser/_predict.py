@@ -74,7 +74,7 @@ def fit_recipe(
     pipeline = get_recipe(recipe, **(overrides or {}))  # a wrong name or option before any corpus is read
     frame = load_corpora(corpora, labels=labels, speakers=speakers, exclude_speakers=exclude_speakers)
     X, y, metadata = corpus_arrays(frame)
-    durations = [soundfile.info(path).duration for path in X]
+    durations = _durations(X)
     if window is not None:
         hop = window / 2 if hop is None else hop
         X, y, metadata = _windows_of(pipeline, X, y, metadata, window, hop)
@@ -89,6 +89,17 @@ def fit_recipe(
     dump_atomically(pipeline, out)
     out_stream(f"Saved to {out} after {time.perf_counter() - start:.1f} s")
     return pipeline
+
+
+def _durations(paths):
+    """The durations in seconds of the files that can be read (fitting names the others, with its own error)."""
+    durations = []
+    for path in paths:
+        try:
+            durations.append(soundfile.info(path).duration)
+        except (RuntimeError, OSError, ValueError):  # libsndfile's errors, a missing file
+            continue
+    return durations or [float("nan")]
 
 
 def _windows_of(pipeline, X, y, metadata, window, hop):

@@ -110,3 +110,14 @@ def test_malformed_reference_labels_are_refused_before_the_recording_is_read(
     assert main(["timeline", str(model), str(recording), "--reference", str(reference)]) == 1
     error = capsys.readouterr().err
     assert re.search(match, error) and "reference.csv" in error
+
+
+def test_a_timeline_never_fills_the_models_feature_cache(corpus, recording, tmp_path):
+    root, frame = corpus
+    cache = tmp_path / "cache"
+    model = get_recipe("svm-mfcc", memory=str(cache)).fit(frame["path"], frame["label"])
+    before = sorted(cache.rglob("*.npz"))
+    assert before
+    predict_timeline(model, recording, window=1.0, hop=0.5)
+    assert sorted(cache.rglob("*.npz")) == before
+    assert model.named_steps["mfcc"].memory == str(cache)  # restored

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from contextlib import closing
+from contextlib import closing, contextmanager
 from itertools import islice
 from numbers import Integral, Real
 
@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from .._interrupts import recording_interrupts
 from .._predict import load_model
 from .._sequences import sliding_starts
-from ._model import audio_rate, minimum_window
+from ._model import audio_rate, audio_transformers, minimum_window
 from ._smoothing import smooth_runs
 from ._stream import Recording
 from ._trained_on import check_window_against_training
@@ -139,8 +139,9 @@ def predict_timeline(
     classifies a file of that length: its features are computed from its
     waveform alone. A model that ``sklearn-ser fit`` wrote knows how long
     its training clips (or windows) were, and a ``window`` below three
-    quarters of that gets a warning. A pipeline fitted with a feature cache (``memory=``)
-    would cache every window's features; set its ``memory`` to None first.
+    quarters of that gets a warning. The model's feature cache (``memory``)
+    is set aside while the windows are classified, so that a recording's
+    windows never fill it, and restored afterwards.
 
     Examples
     --------
@@ -190,6 +191,7 @@ def predict_timeline(
 
     starts, ends, speech, outputs = [], [], [], []
     with (
+        _without_feature_cache(pipeline),
         recording_interrupts() as interrupts,
         closing(recording.blocks(sr=rate)) as blocks,
         tqdm(total=n_windows, disable=not verbose, unit="window", desc="timeline") as progress,
@@ -247,6 +249,19 @@ def _classified(classify, windows, rate):
                     f"{exc}"
                 ) from exc
         raise
+
+
+@contextmanager
+def _without_feature_cache(pipeline):
+    """The audio transformers of ``pipeline`` without their feature cache, restored on the way out."""
+    cached = [(transformer, transformer.memory) for transformer in audio_transformers(pipeline)]
+    for transformer, _ in cached:
+        transformer.memory = None
+    try:
+        yield
+    finally:
+        for transformer, memory in cached:
+            transformer.memory = memory
 
 
 def _batched(items, size):

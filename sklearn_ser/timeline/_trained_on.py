@@ -27,7 +27,7 @@ def record_trained_on(model, clip_seconds, *, window=None, hop=None):
 def check_window_against_training(model, window):
     """Warn when ``window`` is well below the length of what ``model`` was trained on."""
     trained_on = getattr(model, TRAINED_ON, None)
-    if not trained_on or window >= SHORTER_THAN * trained_on["clip_seconds"]:
+    if not trained_on or not window < SHORTER_THAN * trained_on["clip_seconds"]:  # NaN: nothing known
         return
     what = (
         f"windows of {trained_on['window']:g} s"
