@@ -1,4 +1,4 @@
-"""Models for timelines: trained on windows from the command line, and warned about windows far shorter than their clips."""
+"""Models for timelines: trained on windows, warned about short windows, compared with reference labels."""
 
 import warnings
 
