@@ -34,6 +34,8 @@ there. ``--table`` prints mean ± sd over seeds of the balanced accuracy. Run:
     python benchmarks/ssl_selection.py --model ~/.cache/sklearn-ser-models/whisper-base \\
         --out docs/results/ssl_selection.jsonl [--corpora tess synthetic] [--inputs trimmed padded]
     python benchmarks/ssl_selection.py --out docs/results/ssl_selection.jsonl --table
+    python benchmarks/ssl_selection.py --model DIR --out docs/results/ssl_paired.jsonl \
+        --paired 'layer2+std|logreg|speaker@padded' 'layer1+std|logreg|speaker@trimmed'
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sequence_selection import append_row, benchmark_parser, load, read_rows, run_or_print_table
+from sequence_selection import append_row, benchmark_parser, load, read_rows
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.neural_network import MLPClassifier
@@ -176,7 +178,16 @@ def normalize_per_state(kind, means_train, s_train, means_test, s_test):
 def score_pooled(reductions, corpus, feature, head_name, norm, seed):
     """Balanced accuracy per held-out speaker, and the mean fit seconds per fold."""
     y, speakers = corpus["label"].to_numpy(dtype=object), corpus["speaker"].to_numpy(dtype=object)
-    scores, seconds = [], []
+    predicted, seconds = fold_predictions(reductions, corpus, feature, head_name, norm, seed)
+    scores = [balanced_accuracy_score(y[speakers == s], predicted[speakers == s]) for s in sorted(set(speakers))]
+    return scores, seconds
+
+
+def fold_predictions(reductions, corpus, feature, head_name, norm, seed):
+    """Every utterance's prediction by the model of the fold that held its speaker out, and the mean fit seconds."""
+    y, speakers = corpus["label"].to_numpy(dtype=object), corpus["speaker"].to_numpy(dtype=object)
+    predicted = np.empty(len(y), dtype=object)
+    seconds = []
     for held_out in sorted(set(speakers)):
         test = speakers == held_out
         start = time.perf_counter()
@@ -208,8 +219,53 @@ def score_pooled(reductions, corpus, feature, head_name, norm, seed):
             train_x, test_x = normalize(norm, X[~test], speakers[~test], X[test], speakers[test])
             model = head(head_name, seed).fit(train_x, y[~test])
         seconds.append(time.perf_counter() - start)
-        scores.append(balanced_accuracy_score(y[test], model.predict(test_x)))
-    return scores, float(np.mean(seconds))
+        predicted[test] = model.predict(test_x)
+    return predicted, float(np.mean(seconds))
+
+
+def paired_bootstrap(args, first, second, n_resamples=2000):
+    """The difference of two candidates' balanced accuracy (mean of the corpora), with a 95% interval.
+
+    ``first`` and ``second`` are ``FEATURE|HEAD|NORMALIZATION@INPUT``. Both
+    predict the same test utterances; the utterances of each held-out
+    speaker are resampled with replacement (the same resample for both), so
+    the interval measures how far the difference depends on which
+    utterances were tested.
+    """
+    cache_dir = Path(args.cache_dir or default_cache_dir())
+    rng = np.random.default_rng(0)
+    differences, observed = np.zeros(n_resamples), 0.0
+    for corpus_name in args.corpora:
+        corpus = load(corpus_name, cache_dir, args.tess_root)
+        y, speakers = corpus["label"].to_numpy(dtype=object), corpus["speaker"].to_numpy(dtype=object)
+        predictions = []
+        for spec in (first, second):
+            name, whisper_input = spec.split("@")
+            feature, head_name, norm = name.split("|")
+            path = cache_dir / "ssl-selection" / f"{Path(args.model).name}-{corpus_name}-{whisper_input}.npz"
+            reductions = embed_corpus(corpus, args.model, whisper_input, args.n_jobs, path)
+            predictions.append(fold_predictions(reductions, corpus, feature, head_name, norm, 0)[0])
+        folds = [np.flatnonzero(speakers == s) for s in sorted(set(speakers))]
+
+        def mean_score(predicted, resample, y=y):
+            return np.mean([balanced_accuracy_score(y[fold[pick]], predicted[fold[pick]]) for fold, pick in resample])
+
+        identity = [(fold, np.arange(len(fold))) for fold in folds]
+        observed += (mean_score(predictions[0], identity) - mean_score(predictions[1], identity)) / len(args.corpora)
+        for k in range(n_resamples):
+            resample = [(fold, rng.integers(0, len(fold), len(fold))) for fold in folds]
+            differences[k] += (mean_score(predictions[0], resample) - mean_score(predictions[1], resample)) / len(
+                args.corpora
+            )
+    low, high = np.percentile(differences, [2.5, 97.5])
+    return {
+        "first": first,
+        "second": second,
+        "difference": float(observed),
+        "interval_95": [float(low), float(high)],
+        "corpora": list(args.corpora),
+        "resamples": n_resamples,
+    }
 
 
 POOLED_FEATURES = [
@@ -310,7 +366,20 @@ def main():
     parser.add_argument("--model", default=os.environ.get("SKLEARN_SER_WHISPER_BASE"))
     parser.add_argument("--inputs", nargs="+", default=["trimmed", "padded"], choices=["trimmed", "padded"])
     parser.add_argument("--n-jobs", type=int, default=2, help="embedding threads")
-    run_or_print_table(parser, run, print_table)
+    parser.add_argument(
+        "--paired",
+        nargs=2,
+        metavar="CANDIDATE@INPUT",
+        help="instead of the table: the paired bootstrap of two candidates' difference, e.g. "
+        "'layer2+std|logreg|speaker@padded' 'layer1+std|logreg|speaker@trimmed', appended to --out",
+    )
+    args = parser.parse_args()
+    if args.paired:
+        append_row(args.out, paired_bootstrap(args, *args.paired))
+    elif args.table:
+        print_table(args.out)
+    else:
+        run(args)
 
 
 if __name__ == "__main__":

@@ -632,9 +632,13 @@ def ssl_svm(
     the training statistics). ``model`` is a Hugging Face model id or a
     local folder written by ``save_pretrained``; with
     ``local_files_only=True`` nothing is downloaded. ``probability`` as in
-    :func:`svm_mfcc`. Needs the ``transformers`` package.
+    :func:`svm_mfcc`. A Whisper encoder sees its 30 s window
+    (``whisper_input="padded"``): the mean of its layers loses three points
+    at the audio's own length (``docs/evaluation.md``), at a twentieth of
+    the cost. Needs the ``transformers`` package.
     """
     embedder = _speech_embedder(model, layer, "mean", local_files_only, device, n_jobs, memory, verbose)
+    embedder.set_params(whisper_input="padded")
     return Pipeline(
         [("speech", embedder), ("speaker_norm", SpeakerNormalizer()), ("svm", _svm(C, probability, random_state))]
     )
