@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pandas as pd
+from ._csv_tables import read_csv_table
 
 
 def speakers_from_csv(table):
@@ -21,16 +21,9 @@ def speakers_from_csv(table):
         speakers; the message names the table.
     """
     table = Path(table)
-    try:
-        frame = pd.read_csv(table, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"Cannot read the speaker table '{table}': {exc}") from exc
-    missing = [column for column in ("path", "speaker") if column not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"The speaker table '{table}' has no column {missing[0]!r}: it needs a header 'path,speaker' and one "
-            f"row per file (its columns are {list(frame.columns)})."
-        )
+    frame = read_csv_table(
+        table, columns=("path", "speaker"), what="speaker table", layout="a header path,speaker and a row per file"
+    )
     speakers = {}
     for path, speaker in zip(frame["path"], frame["speaker"]):
         key = _key(table.parent / path)

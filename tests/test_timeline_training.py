@@ -92,7 +92,7 @@ def test_reference_labels_are_compared_and_drawn(corpus, recording, tmp_path, ca
 @pytest.mark.parametrize(
     "content, match",
     [
-        ("begin,end,label\n0,1,sad\n", "have no column 'start'"),
+        ("begin,end,label\n0,1,sad\n", "has no column 'start'"),
         ("start,end,label\n0,1,sad\n2,1,angry\n", "row 2 .* is not a segment of positive length"),
         ("start,end,label\n0,2,sad\n1,3,angry\n", "the segment from 0 s overlaps the next one"),
     ],

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
+from .._csv_tables import read_csv_table
 from ._base import _build_frame
 from ._labels import UNIFIED_LABELS, _check_labels
 
@@ -59,16 +58,9 @@ def load_manifest(manifest, *, labels="original"):
     """
     _check_labels(labels)
     manifest = Path(manifest).expanduser()
-    try:
-        table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"Cannot read the manifest '{manifest}': {exc}") from exc
-    missing = [column for column in REQUIRED_COLUMNS if column not in table.columns]
-    if missing:
-        raise ValueError(
-            f"The manifest '{manifest}' has no column {missing[0]!r}: it needs a header with path,label (and "
-            f"optionally speaker, text); its columns are {list(table.columns)}."
-        )
+    table = read_csv_table(
+        manifest, columns=REQUIRED_COLUMNS, what="manifest", layout="a header path,label (and optionally speaker, text)"
+    )
     if table.empty:
         raise ValueError(f"The manifest '{manifest}' lists no file.")
     folder = manifest.resolve().parent

@@ -7,6 +7,8 @@ import os
 import numpy as np
 import pandas as pd
 
+from .._csv_tables import read_csv_table
+
 REFERENCE_COLUMNS = ("start", "end", "label")
 
 
@@ -20,17 +22,12 @@ def read_reference(reference):
         before it starts, or segments overlap; a file is named.
     """
     name = f"'{os.fspath(reference)}'" if isinstance(reference, (str, os.PathLike)) else "reference"
-    if isinstance(reference, (str, os.PathLike)):
-        try:
-            reference = pd.read_csv(reference, dtype={"label": str}, keep_default_na=False)
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
-            raise ValueError(f"Cannot read the reference labels {name}: {exc}") from exc
-    missing = [column for column in REFERENCE_COLUMNS if column not in reference.columns]
-    if missing:
-        raise ValueError(
-            f"The reference labels {name} have no column {missing[0]!r}: they need start,end,label (seconds, "
-            f"seconds, label); the columns are {list(reference.columns)}."
-        )
+    reference = read_csv_table(
+        reference,
+        columns=REFERENCE_COLUMNS,
+        what="reference labels",
+        layout="start,end,label (seconds, seconds, label)",
+    )
     segments = reference[list(REFERENCE_COLUMNS)].copy()
     for column in ("start", "end"):
         segments[column] = pd.to_numeric(segments[column], errors="coerce")
