@@ -567,9 +567,9 @@ def test_each_loader_picks_its_own_corpus_from_a_shared_folder(tmp_path):
 
 
 def test_registry():
-    assert set(LOADERS) == {"tess", "emodb", "ravdess", "savee", "crema-d", "synthetic"}
+    assert set(LOADERS) == {"tess", "emodb", "ravdess", "savee", "crema-d", "synthetic", "manifest"}
     with pytest.raises(
-        ValueError, match=r"KIND one of \['crema-d', 'emodb', 'ravdess', 'savee', 'synthetic', 'tess'\]"
+        ValueError, match=r"KIND one of \['crema-d', 'emodb', 'manifest', 'ravdess', 'savee', 'synthetic', 'tess'\]"
     ):
         load_corpus("iemocap:/data")
     with pytest.raises(ValueError, match="labels must be"):
