@@ -289,6 +289,8 @@ def _timeline(args):
 
         read_reference(args.reference)
     vad = None if args.vad == "none" else args.vad
+    if vad is None and args.speech_out:
+        raise ValueError("--speech-out marks what the voice activity detector finds: it needs --vad energy or silero.")
     if vad == "silero" and importlib.util.find_spec("silero_vad") is None:
         raise ValueError("--vad silero needs the silero-vad package: pip install 'sklearn-ser[vad]'.")
     frame = predict_timeline(
@@ -313,10 +315,17 @@ def _timeline(args):
             print(f"Agreement with {args.reference}: {agreement:.1%} of {n_windows} speech windows", file=sys.stderr)
         else:
             print(f"No speech window lies in a segment of {args.reference}: nothing to compare", file=sys.stderr)
+    stretches = None
+    if vad is not None and (args.speech_out or args.plot):
+        from .timeline import speech_segments
+
+        stretches = speech_segments(args.file, vad=vad, energy_threshold=args.energy_threshold)
+        if args.speech_out:
+            write_text_atomically(args.speech_out, stretches.to_csv(index=False))
     if args.plot:
         from .plotting import plot_timeline, save_figure
 
-        figure = plot_timeline(frame, args.file, reference=args.reference)
+        figure = plot_timeline(frame, args.file, reference=args.reference, speech=stretches)
         print(f"Figure written to {save_figure(figure, args.plot)}", file=sys.stderr)
 
 
@@ -540,6 +549,13 @@ def _add_timeline(commands):
     )
     _add_output(timeline, "out", kind="file", help="CSV file to write (default: standard output)")
     _add_output(timeline, "plot", kind="file", help="image of the timeline under the waveform (.png, .pdf, .svg)")
+    _add_output(
+        timeline,
+        "speech-out",
+        kind="file",
+        help="CSV of the stretches of speech (start,end) at the detector's own resolution (10 ms for energy), "
+        "independent of --window; --plot shades them",
+    )
     timeline.add_argument(
         "--reference",
         metavar="CSV",
@@ -737,7 +753,7 @@ def _check_outputs(args):
     from ._files import check_writable, check_writable_folder
 
     for name, kind in (getattr(args, "outputs", None) or {}).items():
-        path = getattr(args, name)
+        path = getattr(args, name.replace("-", "_"))
         if path is not None:
             check = check_writable if kind == "file" else check_writable_folder
             check(path, option=f"--{name}")

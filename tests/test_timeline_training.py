@@ -121,3 +121,48 @@ def test_a_timeline_never_fills_the_models_feature_cache(corpus, recording, tmp_
     predict_timeline(model, recording, window=1.0, hop=0.5)
     assert sorted(cache.rglob("*.npz")) == before
     assert model.named_steps["mfcc"].memory == str(cache)  # restored
+
+
+def test_speech_is_marked_at_the_detectors_resolution(corpus, tmp_path, capsys):
+    import pandas as pd
+
+    from sklearn_ser.plotting import plot_timeline
+    from sklearn_ser.timeline import speech_segments
+
+    root, frame = corpus
+    clip = load_audio(frame["path"][0], sr=16000)
+    pause = np.zeros(8000, dtype=np.float32)  # 0.5 s: shorter than a 2 s window
+    recording = tmp_path / "paused.wav"
+    soundfile.write(recording, np.concatenate([clip, pause, clip, pause, clip]), 16000)
+    stretches = speech_segments(recording)
+    assert len(stretches) >= 3 and (stretches["end"] > stretches["start"]).all()
+    gaps = stretches["start"].to_numpy()[1:] - stretches["end"].to_numpy()[:-1]
+    assert (gaps > 0).all() and gaps.max() >= 0.45  # the half-second pauses are there
+    model = tmp_path / "model.joblib"
+    assert main(["fit", "--corpus", f"synthetic:{root}", "--recipe", "svm-mfcc", "--out", str(model), "-q"]) == 0
+    timeline = predict_timeline(joblib.load(model), recording, window=2.0, hop=1.0)
+    assert timeline["speech"].all()  # every 2 s window holds speech: the table alone hides the pauses
+    out, plot = tmp_path / "speech.csv", tmp_path / "timeline.png"
+    args = ["timeline", str(model), str(recording), "--speech-out", str(out), "--plot", str(plot), "-q"]
+    assert main([*args, "--out", str(tmp_path / "t.csv")]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out), stretches)
+    figure = plot_timeline(timeline, recording, speech=stretches)
+    assert len(figure.axes[0].patches) == len(stretches)
+    assert main([*args[:5], "--vad", "none"]) == 1
+    assert "--speech-out marks what the voice activity detector finds" in capsys.readouterr().err
+
+
+def test_silero_marks_speech_in_its_32_ms_chunks(corpus):
+    pytest.importorskip("silero_vad")
+    from sklearn_ser.timeline import speech_segments
+
+    _, frame = corpus
+    silence = np.zeros(16000, dtype=np.float32)
+    clips = [load_audio(path, sr=16000) for path in frame["path"][:2]]
+    waveform = np.concatenate([silence, clips[0], silence, clips[1], silence])
+    stretches = speech_segments(waveform, sr=16000, vad="silero")
+    assert len(stretches) >= 1 and stretches["start"].min() >= 0.9 and stretches["end"].max() <= len(waveform) / 16000
+    edges = np.concatenate([stretches["start"], stretches["end"]]) * 16000 / 512
+    assert np.allclose(edges[:-1], np.round(edges[:-1]))  # on chunk boundaries (the last may end with the audio)
+    with pytest.raises(ValueError, match="vad must be one of"):
+        speech_segments(waveform, sr=16000, vad="loud")

@@ -16,7 +16,7 @@ _SPEECH_COLOUR = "#cfe8cf"
 _CLOCK_STEPS = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600)  # seconds between time ticks
 
 
-def plot_timeline(timeline, source=None, *, sr=None, title=None, reference=None):
+def plot_timeline(timeline, source=None, *, sr=None, title=None, reference=None, speech=None):
     """The emotion of a long recording over time, under its waveform.
 
     From top to bottom: the waveform's envelope (its minimum and maximum in
@@ -46,6 +46,12 @@ def plot_timeline(timeline, source=None, *, sr=None, title=None, reference=None)
         the predicted labels, in the same colours; the strip's title gives
         the agreement of the speech windows with them (see
         :func:`sklearn_ser.timeline.timeline_agreement`).
+    speech : pandas.DataFrame, optional
+        Stretches of speech (``start``, ``end`` in seconds), as
+        :func:`sklearn_ser.timeline.speech_segments` gives them at the voice
+        activity detector's own resolution: the waveform panel shades them
+        instead of the speech windows, so that pauses shorter than a window
+        show.
 
     Returns
     -------
@@ -80,6 +86,7 @@ def plot_timeline(timeline, source=None, *, sr=None, title=None, reference=None)
     """
     from ..timeline._reference import read_reference, timeline_agreement
 
+    speech_stretches = speech
     classes, proba = _class_probabilities(timeline)
     segments = read_reference(reference) if reference is not None else None
     if segments is not None:
@@ -98,7 +105,11 @@ def plot_timeline(timeline, source=None, *, sr=None, title=None, reference=None)
 
     if source is not None:
         duration = max(duration, _draw_envelope(axes[0], source, sr))
-        _shade_speech(axes[0], edges, speech, label="speech")
+        if speech_stretches is None:
+            _shade_speech(axes[0], edges, speech, label="speech")
+        else:
+            for index, (begin, end) in enumerate(zip(speech_stretches["start"], speech_stretches["end"])):
+                axes[0].axvspan(begin, end, color=_SPEECH_COLOUR, zorder=0, label="speech" if index == 0 else None)
         axes[0].legend(loc="upper right", fontsize="small")
 
     labels = timeline["label"].to_numpy(object)
