@@ -301,6 +301,8 @@ def _timeline(args):
         vad=vad,
         energy_threshold=args.energy_threshold,
         smooth=args.smooth,
+        speaker=args.speaker,
+        enrol=_enrolment_files(args),
         verbose=0 if args.quiet else int(args.verbose or sys.stderr.isatty()),
     )
     if args.out:
@@ -327,6 +329,20 @@ def _timeline(args):
 
         figure = plot_timeline(frame, args.file, reference=args.reference, speech=stretches)
         print(f"Figure written to {save_figure(figure, args.plot)}", file=sys.stderr)
+
+
+def _enrolment_files(args):
+    """The audio files of --enrol (folders searched), or None."""
+    if not args.enrol:
+        return None
+    if args.speaker is None:
+        raise ValueError("--enrol gives a speaker's utterances: name the speaker with --speaker.")
+    from ._predict import audio_files
+
+    files, problems = audio_files(args.enrol)
+    if problems or not files:
+        raise ValueError(f"--enrol: {next(iter(problems.values()), 'no audio file found')}.")
+    return files
 
 
 def _reproduce_paper(args):
@@ -555,6 +571,20 @@ def _add_timeline(commands):
         kind="file",
         help="CSV of the stretches of speech (start,end) at the detector's own resolution (10 ms for energy), "
         "independent of --window; --plot shades them",
+    )
+    timeline.add_argument(
+        "--speaker",
+        metavar="ID",
+        default=None,
+        help="the recording's speaker, for a model that normalizes per speaker: its statistics are those of --enrol "
+        "files, or of the recording's own speech windows (a training speaker's id uses the stored ones)",
+    )
+    timeline.add_argument(
+        "--enrol",
+        nargs="+",
+        metavar="FILE_OR_DIR",
+        default=None,
+        help="utterances of --speaker (files or folders) whose statistics normalize the windows",
     )
     timeline.add_argument(
         "--reference",

@@ -5,6 +5,7 @@ from ._delta import DeltaStack
 from ._densenet import DenseNetEmbedder
 from ._egemaps import EGeMAPS
 from ._egemaps_frames import EGeMAPSFrames
+from ._enrolment import enrol_speaker
 from ._pooling import SequencePooling
 from ._scaling import SequenceScaler, VectorAsSequence
 from ._segment_pooling import SegmentPooling
@@ -23,6 +24,7 @@ __all__ = [
     "SegmentPooling",
     "SequenceUnion",
     "SpeakerNormalizer",
+    "enrol_speaker",
     "VectorAsSequence",
     "DenseNetEmbedder",
     "EGeMAPS",

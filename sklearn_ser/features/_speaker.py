@@ -16,6 +16,7 @@ from .._sequences import (
     holds_sequences,
     record_feature_names,
 )
+from ._enrolment import note_unknown_speakers
 
 
 class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
@@ -154,6 +155,7 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
         elif speaker is None:
             per_item = [(self.mean_, self.scale_)] * len(items)
         else:
+            note_unknown_speakers(self, items, speaker)
             statistics = dict(self.speaker_statistics_)
             for name in np.unique(speaker):
                 if name not in statistics:

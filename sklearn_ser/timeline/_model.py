@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
+from .._estimator_tree import estimators_of_type
 from ..features._audio_transformer import AudioFeatureTransformer
 
 
 def audio_transformers(model):
-    """The audio transformers anywhere in ``model``: pipeline steps, union parts, ensemble members.
-
-    The tree is walked through what a fitted meta-estimator predicts with
-    (``best_estimator_``, ``estimators_``, ``estimator_``) where it has
-    them, else through ``get_params(deep=False)``, the public way a
-    meta-estimator exposes what it holds (``steps``, ``transformer_list``,
-    ``estimators``, ``estimator``, ...).
-    """
-    found, pending = [], [model]
-    while pending:
-        estimator = pending.pop()
-        if isinstance(estimator, AudioFeatureTransformer):
-            found.append(estimator)
-        fitted = [getattr(estimator, name) for name in _FITTED_MEMBERS if hasattr(estimator, name)]
-        if fitted:
-            pending.extend(_held_estimators(fitted))
-        elif hasattr(estimator, "get_params") and not isinstance(estimator, type):
-            pending.extend(_held_estimators(estimator.get_params(deep=False).values()))
-    return found
-
-
-#: The attributes of a fitted meta-estimator that hold the estimators it predicts with.
-_FITTED_MEMBERS = ("best_estimator_", "estimators_", "estimator_")
-
-
-def _held_estimators(values):
-    for value in values:
-        if hasattr(value, "get_params") and not isinstance(value, type):
-            yield value
-        elif isinstance(value, (list, tuple)):
-            entries = (entry if isinstance(entry, tuple) else (entry,) for entry in value)
-            yield from _held_estimators(item for entry in entries for item in entry)
+    """The audio transformers anywhere in ``model``: pipeline steps, union parts, ensemble members."""
+    return estimators_of_type(model, AudioFeatureTransformer)
 
 
 def audio_rate(model):

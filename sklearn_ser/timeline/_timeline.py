@@ -9,12 +9,16 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+import sklearn
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from .._audio import check_audio_input
 from .._interrupts import recording_interrupts
 from .._predict import load_model
+from .._routing import consumed
 from .._sequences import sliding_starts
+from ..features._enrolment import enrol_speaker, enrolling_speakers, speaker_normalizers
 from ._model import audio_rate, audio_transformers, minimum_window
 from ._smoothing import smooth_runs
 from ._stream import Recording
@@ -34,6 +38,8 @@ def predict_timeline(
     energy_threshold=-40.0,
     min_speech=0.1,
     smooth=None,
+    speaker=None,
+    enrol=None,
     batch_size=64,
     verbose=0,
 ):
@@ -95,6 +101,14 @@ def predict_timeline(
         its run of consecutive speech windows (a non-speech window breaks
         the run; fewer windows at a run's ends), and its label their
         argmax. Needs a model with ``predict_proba``.
+    speaker : str, optional
+        The recording's speaker, for a model that normalizes per speaker
+        (see Notes); a model that does not use speaker ids refuses it.
+    enrol : sequence of paths or waveforms, optional
+        Utterances of ``speaker`` whose statistics normalize the windows.
+        By default, a speaker the model does not know is normalized by the
+        statistics of the recording's own speech windows, gathered in a
+        first pass over it (twice the work). Needs ``speaker``.
     batch_size : int, default=64
         Windows passed to the model at a time (an LSTM then batches them
         on its device).
@@ -143,6 +157,14 @@ def predict_timeline(
     is set aside while the windows are classified, so that a recording's
     windows never fill it, and restored afterwards.
 
+    A model that normalizes per speaker standardizes each window by its
+    speaker's statistics. With ``speaker``, those are the model's own for a
+    training speaker's id; for a new speaker, those of the ``enrol``
+    utterances, or by default of all the recording's speech windows. The
+    model gets them for the timeline only (they are removed afterwards).
+    Without ``speaker`` such a model warns and normalizes each window alone
+    (or by its training statistics), which costs much of its accuracy.
+
     Examples
     --------
     >>> import tempfile
@@ -187,27 +209,42 @@ def predict_timeline(
     recording = Recording(source, sr=sr)
     length, step = window_samples(window, hop, rate)
     n_windows = len(sliding_starts(recording.n_samples_at(rate), length, step))
-    classify = pipeline.predict_proba if has_proba else pipeline.predict
+    classify = _classifier(pipeline, "predict_proba" if has_proba else "predict", speaker)
+
+    def passes(blocks):
+        """``(starts, windows, is_speech)`` of each batch of windows."""
+        for batch in _batched(sliding_windows(blocks, length, step), batch_size):
+            batch_starts, windows = zip(*batch)
+            yield batch_starts, windows, detector(windows) if detector is not None else np.ones(len(windows), bool)
 
     starts, ends, speech, outputs = [], [], [], []
     with (
         _without_feature_cache(pipeline),
+        _speaker_statistics(pipeline, speaker, enrol) as gather_from_recording,
         recording_interrupts() as interrupts,
-        closing(recording.blocks(sr=rate)) as blocks,
-        tqdm(total=n_windows, disable=not verbose, unit="window", desc="timeline") as progress,
     ):
-        for batch in _batched(sliding_windows(blocks, length, step), batch_size):
-            batch_starts, windows = zip(*batch)
-            is_speech = detector(windows) if detector is not None else np.ones(len(windows), dtype=bool)
-            if is_speech.any():
-                kept = [(start, w) for start, w, keep in zip(batch_starts, windows, is_speech) if keep]
-                outputs.append(_classified(classify, kept, rate))
-            starts.extend(batch_starts)
-            ends.extend(start + len(w) for start, w in zip(batch_starts, windows))
-            speech.append(is_speech)
-            progress.update(len(windows))
-            if interrupts.received:  # a Ctrl-C that something below swallowed
-                raise KeyboardInterrupt
+        if gather_from_recording:  # a first pass: the speaker's statistics over the recording's speech windows
+            with enrolling_speakers(), closing(recording.blocks(sr=rate)) as blocks:
+                for batch_starts, windows, is_speech in passes(blocks):
+                    kept = [(start, w) for start, w, keep in zip(batch_starts, windows, is_speech) if keep]
+                    if kept:
+                        _classified(classify, kept, rate)
+                    if interrupts.received:
+                        raise KeyboardInterrupt
+        with (
+            closing(recording.blocks(sr=rate)) as blocks,
+            tqdm(total=n_windows, disable=not verbose, unit="window", desc="timeline") as progress,
+        ):
+            for batch_starts, windows, is_speech in passes(blocks):
+                if is_speech.any():
+                    kept = [(start, w) for start, w, keep in zip(batch_starts, windows, is_speech) if keep]
+                    outputs.append(_classified(classify, kept, rate))
+                starts.extend(batch_starts)
+                ends.extend(start + len(w) for start, w in zip(batch_starts, windows))
+                speech.append(is_speech)
+                progress.update(len(windows))
+                if interrupts.received:  # a Ctrl-C that something below swallowed
+                    raise KeyboardInterrupt
     speech = np.concatenate(speech)
     frame = pd.DataFrame({"start": np.asarray(starts) / rate, "end": np.asarray(ends) / rate, "speech": speech})
     if has_proba:
@@ -249,6 +286,47 @@ def _classified(classify, windows, rate):
                     f"{exc}"
                 ) from exc
         raise
+
+
+def _classifier(pipeline, method, speaker):
+    """``pipeline``'s ``method`` on a list of windows, with ``speaker`` routed to every window when given."""
+    predict = getattr(pipeline, method)
+    if speaker is None:
+        return predict
+    with sklearn.config_context(enable_metadata_routing=True):
+        if not consumed(pipeline, method, {"speaker": np.array([speaker], dtype=object)}):
+            raise ValueError(
+                f"speaker={speaker!r} was given, but the model does not use speaker ids (it has no "
+                "SpeakerNormalizer): leave the speaker out."
+            )
+
+    def classify(windows):
+        with sklearn.config_context(enable_metadata_routing=True):
+            return predict(windows, speaker=np.full(len(windows), speaker, dtype=object))
+
+    return classify
+
+
+@contextmanager
+def _speaker_statistics(pipeline, speaker, enrol):
+    """The speaker's statistics in the model while the timeline runs, removed afterwards if they were new.
+
+    Yields whether they are still to be gathered from the recording itself.
+    """
+    if speaker is None:
+        if enrol is not None:
+            raise ValueError("enrol gives the utterances of a speaker: name the speaker too (speaker=).")
+        yield False
+        return
+    normalizers = speaker_normalizers(pipeline)
+    new = [normalizer for normalizer in normalizers if speaker not in normalizer.speaker_statistics_]
+    try:
+        if new and enrol is not None:
+            enrol_speaker(pipeline, check_audio_input(enrol), speaker)
+        yield bool(new) and enrol is None
+    finally:
+        for normalizer in new:
+            normalizer.speaker_statistics_.pop(speaker, None)
 
 
 @contextmanager
