@@ -168,7 +168,7 @@ def _report_description(args, corpus, pipelines):
     for name, pipeline in pipelines.items():
         overrides = _overrides(args, name)
         seed = overrides.get("random_state", "none (the recipe's default)")
-        shown = {key: value for key, value in overrides.items() if key != "random_state"}
+        shown = {key: value for key, value in overrides.items() if key not in ("random_state", "memory")}
         lines.append(
             f"- Recipe `{name}`: {len(pipeline.steps)} steps ({', '.join(step for step, _ in pipeline.steps)}); "
             f"options {shown or 'as the recipe sets them'}; seed {seed}"

@@ -68,3 +68,13 @@ def test_emotion_timeline(tmp_path, capsys):
     assert abs(on_windows["agreement inside utterances"] - on_windows["accuracy on the clips"]) <= 0.15
     assert (tmp_path / "timeline.png").is_file()
     assert "held-out clips" in capsys.readouterr().out
+
+
+def test_command_line_study(tmp_path, capsys):
+    accuracy, agreement = run_example("command_line_study", "--quick", "--out", str(tmp_path))
+    assert list(accuracy.index) == ["F03", "M04"] and accuracy.between(0, 1).all()
+    assert 0 <= agreement <= 1
+    for name in ("report/report.md", "model.joblib", "predictions.csv", "timeline.csv", "timeline.png", "speech.csv"):
+        assert (tmp_path / name).is_file(), name
+    assert "held out: F01" in (tmp_path / "report" / "report.md").read_text()
+    assert "$ sklearn-ser predict" in capsys.readouterr().out
