@@ -7,8 +7,9 @@ only: hold two speakers out of a corpus, evaluate a recipe on the others
 (leave one speaker out), fit it on them, predict the held-out speakers'
 files with their speaker ids from a CSV table, and follow one held-out
 speaker over a long recording with reference labels. Every step is the
-command a user types (run here through :func:`sklearn_ser.cli.main`), and
-every output lands in one folder: the report and its figures, the model,
+command a user types, run as a process of its own (``python -m
+sklearn_ser.cli``, what the ``sklearn-ser`` script runs), and every output
+lands in one folder: the report and its figures, the model,
 the predictions, the timeline table and its figure.
 
     python examples/command_line_study.py --out study/
@@ -16,6 +17,8 @@ the predictions, the timeline table and its figure.
 """
 
 import argparse
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,7 +27,6 @@ import pandas as pd
 import soundfile
 
 from sklearn_ser import load_audio
-from sklearn_ser.cli import main as sklearn_ser
 from sklearn_ser.datasets import load_corpus, make_synthetic_corpus
 from sklearn_ser.timeline import timeline_agreement
 
@@ -32,12 +34,13 @@ SR = 16000
 
 
 def run(*args):
-    """Run ``sklearn-ser ARGS`` and fail loudly if it fails."""
+    """Run ``sklearn-ser ARGS`` in a process of its own, print what it prints, and stop if it fails."""
     command = [str(arg) for arg in args]
     print("$ sklearn-ser " + " ".join(command), flush=True)
-    status = sklearn_ser(command)
-    if status != 0:
-        raise SystemExit(f"sklearn-ser {command[0]} failed with status {status}")
+    done = subprocess.run([sys.executable, "-m", "sklearn_ser.cli", *command], capture_output=True, text=True)
+    print(done.stdout + done.stderr, end="", flush=True)
+    if done.returncode != 0:
+        raise SystemExit(f"sklearn-ser {command[0]} failed with status {done.returncode}")
 
 
 def recording_of(path, clips, labels, *, pause=1.0):
