@@ -206,9 +206,10 @@ def _search(args):
 
     from ._routing import consumed
     from .datasets import corpus_arrays
-    from .model_selection import OptunaSearch, protocol_split
+    from .model_selection import OptunaSearch, make_storage, protocol_split
     from .recipes import get_recipe
 
+    storage = make_storage(args.storage)  # a storage that cannot be used is named before any work
     corpus = _load_corpus(args)
     overrides = _overrides(args, args.recipe)
     cv, groups = protocol_split(corpus, args.protocol, n_splits=args.n_splits)
@@ -218,7 +219,7 @@ def _search(args):
         timeout=args.timeout,
         cv=cv,
         scoring=args.scoring,
-        storage=args.storage,
+        storage=storage,
         study_name=args.study,
         refit=args.out is not None,
         random_state=args.sampler_seed,

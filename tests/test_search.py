@@ -26,6 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import InvalidParameterError
 
+from sklearn_ser.cli import main
 from sklearn_ser.datasets import make_synthetic_corpus
 from sklearn_ser.features import MFCC, SequencePooling, SpeakerNormalizer
 from sklearn_ser.model_selection import DefaultSearchSpace, OptunaSearch, make_storage
@@ -632,3 +633,53 @@ def test_the_default_space_chooses_the_speech_models_layer_and_pooling(speech_co
     assert layers == {"mean", 0, 1, 2} and poolings == {"mean", "mean+std"}
     frames = DefaultSearchSpace(get_recipe("ssl-lstm", model=speech_config))(study.ask())
     assert "speech__pooling" not in frames  # the LSTM reads frames
+
+
+def sqlite_study_file(path):
+    """A SQLite Optuna study database at ``path``, as 'sqlite:///PATH' writes it."""
+    optuna.create_study(storage=f"sqlite:///{path}", study_name="s").optimize(
+        lambda trial: trial.suggest_float("x", 0, 1), n_trials=1
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda tmp: sqlite_study_file(tmp / "study.db"), id="a SQLite study database"),
+        pytest.param(lambda tmp: _written(tmp / "notes.txt", b"first line\nsecond line, no newline"), id="a text file"),
+        pytest.param(lambda tmp: _written(tmp / "one.txt", b"no newline at all"), id="one unfinished line"),
+        pytest.param(lambda tmp: _written(tmp / "data.json", b'{"a": 1}\n{"b": 2}'), id="JSON lines, not a journal"),
+    ],
+)
+def test_a_file_that_is_not_a_journal_is_refused_and_left_untouched(tmp_path, make, capsys):
+    import sqlite3
+
+    path = make(tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=r"exists and is not an Optuna journal .* left untouched"):
+        make_storage(f"journal:{path}")
+    assert main(["search", "--corpus", f"synthetic:{tmp_path / 'c'}", "--recipe", "svm-mfcc", "--n-trials", "1",
+                 "--storage", f"journal:{path}", "--study", "s"]) == 1  # fmt: skip
+    assert "is not an Optuna journal" in capsys.readouterr().err
+    assert path.read_bytes() == before and not (tmp_path / "c").exists()  # refused before the corpus is made
+    if path.suffix == ".db":
+        assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_journal_damaged_before_its_cut_short_end_is_not_repaired(tmp_path):
+    X, y = gaussian_sequences(n=20)
+    stored_search(tmp_path).fit(X, y)
+    path = tmp_path / "study.log"
+    lines = path.read_text().splitlines(keepends=True)
+    lines[2] = "not json\n"
+    damaged = "".join(lines[:-1]) + lines[-1][:20]
+    path.write_text(damaged)
+    with pytest.raises(ValueError, match=r"damaged: line 3 .* left untouched"):
+        make_storage(f"journal:{path}")
+    assert path.read_text() == damaged
+
+
+def _written(path, content):
+    path.write_bytes(content)
+    return path

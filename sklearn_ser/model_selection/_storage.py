@@ -25,7 +25,9 @@ def make_storage(storage):
         once. A journal whose last line was cut short (a worker killed
         while writing it) is repaired on opening, with a warning: the
         unfinished line is completed when it holds a whole JSON object and
-        removed otherwise; any other damaged line is an error. Any other
+        removed otherwise; any other damaged line is an error, and an
+        existing file that is not a journal (a database, a text file) is
+        refused and never written to. Any other
         string is an SQLAlchemy database URL
         (``sqlite:///study.db``, ``postgresql://user:pass@host/db``), opened
         with a heartbeat: a trial whose worker stops sending it for
@@ -40,9 +42,10 @@ def make_storage(storage):
     Raises
     ------
     ValueError
-        If ``storage`` names no storage, or if a journal file has a damaged
-        line other than its last one (the error names the file, the line
-        and how to recover).
+        If ``storage`` names no storage, if ``journal:PATH`` names an
+        existing file that is not an Optuna journal, or if a journal file
+        has a damaged line other than its last one (the error names the
+        file, the line and how to recover; the file is left untouched).
 
     Examples
     --------
@@ -79,6 +82,7 @@ def _journal_storage(path):
     """Optuna's journal storage of the file ``path``, its cut-short last line repaired, damage reported."""
     import optuna
 
+    _check_is_journal(path)
     _repair_unfinished_last_line(path)
     try:
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
@@ -93,6 +97,51 @@ def _journal_storage(path):
             f"line {number} (deleting it drops that operation, and later lines that depend on it may fail in "
             "turn), or continue in a new journal file."
         ) from exc
+
+
+def _check_is_journal(path):
+    """Refuse, leaving it untouched, an existing file that is not an Optuna journal, or one damaged before its end.
+
+    A journal is lines of JSON objects, each an operation with an
+    ``op_code``; only a last line cut short may be anything else (it is
+    repaired afterwards). Anything else (a SQLite database, a text file, a
+    mistyped name) is never written to.
+    """
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        return
+    lines = content.split(b"\n")
+    complete = lines[:-1]  # the last item is b"" after a final newline, or an unfinished line
+    for number, line in enumerate(complete, start=1):
+        if _is_journal_record(line):
+            continue
+        if number == 1:
+            raise ValueError(
+                f"storage='journal:{path}': {path} exists and is not an Optuna journal (its first line is not a "
+                "journal record); it was left untouched. Name a new file for a new study, or the journal file of "
+                "an existing one."
+            )
+        damage = _first_damaged_line(path)
+        raise ValueError(
+            f"The Optuna journal file {path} is damaged: line {number} "
+            f"{damage[1] if damage else 'is not a journal record'}. It was left untouched. Keep a copy of the "
+            f"file, then repair or delete line {number}, or continue in a new journal file."
+        )
+    if not complete and lines[-1] and not _parses_as_object(lines[-1]):
+        raise ValueError(
+            f"storage='journal:{path}': {path} exists and is not an Optuna journal (it holds no journal record); "
+            "it was left untouched. Name a new file for a new study, or the journal file of an existing one."
+        )
+
+
+def _is_journal_record(line):
+    """Whether ``line`` is one operation of an Optuna journal: a JSON object with an ``op_code``."""
+    try:
+        value = json.loads(line.rstrip(b"\r"))
+    except ValueError:
+        return False
+    return isinstance(value, dict) and "op_code" in value
 
 
 def _repair_unfinished_last_line(path):
