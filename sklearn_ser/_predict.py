@@ -15,7 +15,7 @@ import soundfile
 from tqdm.auto import tqdm
 
 from ._files import dump_atomically
-from ._routing import consumed
+from ._routing import as_one_speaker, consumed
 from .datasets import corpus_arrays
 
 UNREADABLE = (ValueError, OSError)  # InvalidAudioError is a ValueError
@@ -245,22 +245,13 @@ def predict_files(model, inputs, *, speaker=None, speaker_of=None, progress=None
 
 def _predict_as_one_speaker(pipeline, method, speaker, files, failures):
     """Predict the readable ``files`` in one call, with ``speaker`` routed to the steps that use it."""
-    with sklearn.config_context(enable_metadata_routing=True):
-        if not consumed(pipeline, method, {"speaker": np.array([speaker])}):
-            raise ValueError(
-                f"A speaker ({speaker!r}) was given, but the model does not use speaker ids in {method} "
-                "(it has no SpeakerNormalizer): leave the speaker out."
-            )
-
-        def predict(chunk):
-            return getattr(pipeline, method)(chunk, speaker=np.full(len(chunk), speaker, dtype=object))
-
-        known_failures = len(failures)
-        predicted = list(_predict_readable(predict, files, failures))
-        readable = [file for file, _ in predicted]
-        if len(failures) > known_failures and readable:
-            # Found file by file: predict the others together again, so that their statistics are the speaker's.
-            predicted = list(zip(readable, predict(readable)))
+    predict = as_one_speaker(pipeline, method, speaker)
+    known_failures = len(failures)
+    predicted = list(_predict_readable(predict, files, failures))
+    readable = [file for file, _ in predicted]
+    if len(failures) > known_failures and readable:
+        # Found file by file: predict the others together again, so that their statistics are the speaker's.
+        predicted = list(zip(readable, predict(readable)))
     if len(readable) < MIN_SPEAKER_FILES:
         files_word = "file" if len(readable) == 1 else "files"
         warnings.warn(

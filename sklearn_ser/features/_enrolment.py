@@ -119,9 +119,7 @@ def enrol_speaker(model, X, speaker):
     >>> model[0].speaker_statistics_["c"]
     (array([110.]), array([10.]))
     """
-    import sklearn
-
-    from .._routing import consumed
+    from .._routing import as_one_speaker
 
     normalizers = speaker_normalizers(model)
     if not normalizers:
@@ -132,10 +130,7 @@ def enrol_speaker(model, X, speaker):
             f"Speaker {speaker!r} is one of the model's training speakers: its statistics are kept, not replaced. "
             "Enrol a new speaker under a new id."
         )
-    method = "predict_proba" if hasattr(model, "predict_proba") else "predict"
-    speakers = np.full(len(X), speaker, dtype=object)
-    with sklearn.config_context(enable_metadata_routing=True):
-        routed = consumed(model, method, {"speaker": speakers})
-        with enrolling_speakers():
-            getattr(model, method)(X, **routed)
+    predict = as_one_speaker(model, "predict_proba" if hasattr(model, "predict_proba") else "predict", speaker)
+    with enrolling_speakers():
+        predict(X)
     return model

@@ -9,14 +9,13 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-import sklearn
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from .._audio import check_audio_input
 from .._interrupts import recording_interrupts
 from .._predict import load_model
-from .._routing import consumed
+from .._routing import as_one_speaker
 from .._sequences import sliding_starts
 from ..features._enrolment import enrol_speaker, enrolling_speakers, speaker_normalizers
 from ._model import audio_rate, audio_transformers, minimum_window
@@ -290,21 +289,7 @@ def _classified(classify, windows, rate):
 
 def _classifier(pipeline, method, speaker):
     """``pipeline``'s ``method`` on a list of windows, with ``speaker`` routed to every window when given."""
-    predict = getattr(pipeline, method)
-    if speaker is None:
-        return predict
-    with sklearn.config_context(enable_metadata_routing=True):
-        if not consumed(pipeline, method, {"speaker": np.array([speaker], dtype=object)}):
-            raise ValueError(
-                f"speaker={speaker!r} was given, but the model does not use speaker ids (it has no "
-                "SpeakerNormalizer): leave the speaker out."
-            )
-
-    def classify(windows):
-        with sklearn.config_context(enable_metadata_routing=True):
-            return predict(windows, speaker=np.full(len(windows), speaker, dtype=object))
-
-    return classify
+    return getattr(pipeline, method) if speaker is None else as_one_speaker(pipeline, method, speaker)
 
 
 @contextmanager
