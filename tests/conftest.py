@@ -30,6 +30,30 @@ def _cache_in_a_temporary_folder(tmp_path_factory):
         os.environ["SKLEARN_SER_CACHE"] = previous
 
 
+@pytest.fixture(scope="session")
+def per_speaker_svm(tmp_path_factory):
+    """A per-speaker svm-mfcc with probabilities, fitted with speaker ids on two speakers, saved with joblib.
+
+    Returns the model file, the fitted pipeline, the third speaker's (F03)
+    files and the training frame.
+    """
+    import joblib
+    import sklearn
+
+    from sklearn_ser.datasets import make_synthetic_corpus
+    from sklearn_ser.recipes import get_recipe
+
+    root = tmp_path_factory.mktemp("per_speaker_corpus")
+    frame = make_synthetic_corpus(root, n_speakers=3, n_words=2, emotions=("angry", "sad", "happy"), random_state=0)
+    train, new = frame[frame["speaker"] != "F03"], frame[frame["speaker"] == "F03"]
+    pipe = get_recipe("svm-mfcc", speaker_normalization=True, probability=True, random_state=0)
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe.fit(train["path"], train["label"], speaker=train["speaker"])
+    model = root / "model.joblib"
+    joblib.dump(pipe, model)
+    return model, pipe, list(new["path"]), train
+
+
 def tone(sr, seconds=1.0, freq=440.0, amplitude=0.5):
     t = np.arange(int(sr * seconds)) / sr
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)

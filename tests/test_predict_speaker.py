@@ -8,22 +8,12 @@ import pytest
 import sklearn
 
 from sklearn_ser.cli import main
-from sklearn_ser.datasets import make_synthetic_corpus
 from sklearn_ser.recipes import get_recipe
 
 
-@pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    """A per-speaker svm-mfcc with probabilities, fitted with speaker ids on two speakers; and a third speaker."""
-    root = tmp_path_factory.mktemp("corpus")
-    frame = make_synthetic_corpus(root, n_speakers=3, n_words=2, emotions=("angry", "sad", "happy"), random_state=0)
-    train, new = frame[frame["speaker"] != "F03"], frame[frame["speaker"] == "F03"]
-    pipe = get_recipe("svm-mfcc", speaker_normalization=True, probability=True, random_state=0)
-    with sklearn.config_context(enable_metadata_routing=True):
-        pipe.fit(train["path"], train["label"], speaker=train["speaker"])
-    model = root / "model.joblib"
-    joblib.dump(pipe, model)
-    return model, pipe, list(new["path"]), train
+@pytest.fixture
+def fitted(per_speaker_svm):
+    return per_speaker_svm
 
 
 def expected(pipe, files, speaker):

@@ -9,26 +9,18 @@ import soundfile
 from sklearn_ser import load_audio
 from sklearn_ser._sequences import frame_statistics
 from sklearn_ser.cli import main
-from sklearn_ser.datasets import make_synthetic_corpus
 from sklearn_ser.features import enrol_speaker
 from sklearn_ser.recipes import get_recipe
 from sklearn_ser.timeline import predict_timeline, window_clips
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    """A per-speaker svm-mfcc fitted on two speakers; the third speaker's clips and a recording of them."""
-    root = tmp_path_factory.mktemp("corpus")
-    frame = make_synthetic_corpus(root, n_speakers=3, n_words=2, emotions=("angry", "sad", "happy"), random_state=0)
-    train, new = frame[frame["speaker"] != "F03"], frame[frame["speaker"] == "F03"]
-    pipe = get_recipe("svm-mfcc", speaker_normalization=True, probability=True, random_state=0)
-    with sklearn.config_context(enable_metadata_routing=True):
-        pipe.fit(train["path"], train["label"], speaker=train["speaker"])
-    recording = root / "f03.wav"
-    soundfile.write(recording, np.concatenate([load_audio(p, sr=16000) for p in new["path"]]), 16000)
-    model = root / "model.joblib"
-    joblib.dump(pipe, model)
-    return model, list(new["path"]), recording
+def fitted(per_speaker_svm, tmp_path_factory):
+    """The per-speaker svm-mfcc's file, the new speaker's clips and a recording of them."""
+    model, _, files, _ = per_speaker_svm
+    recording = tmp_path_factory.mktemp("recording") / "f03.wav"
+    soundfile.write(recording, np.concatenate([load_audio(p, sr=16000) for p in files]), 16000)
+    return model, files, recording
 
 
 def test_enrolling_stores_the_statistics_of_the_speakers_frames(fitted):
