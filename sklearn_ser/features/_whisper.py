@@ -50,10 +50,8 @@ def load_whisper_encoder(name, config, *, local_files_only):
         naming the model and the file.
     """
     import torch
-    from transformers import WhisperConfig
     from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
-    config = WhisperConfig.from_dict(config.to_dict())
     with torch.device("meta"):  # no random initialisation of weights about to be replaced
         encoder = WhisperEncoder(config)
     path, files = _weight_files(name, local_files_only)
