@@ -25,7 +25,8 @@ Every file is written to a temporary name and renamed into place, so an
 interrupted run never leaves a partial entry behind. A pack or index
 segment is used only if it holds exactly the arrays the cache writes (see
 :func:`_open_archive`); anything else is a miss, whose entries are
-recomputed and stored again (a pack of other content is deleted). A cache
+recomputed and stored again (a pack of other content is deleted; files not named
+as the cache names them are never read or removed). A cache
 that cannot be written (read-only, full, a file where a folder should be)
 gives one :class:`FeatureCacheWarning`, and the features are computed
 without it. Only regular files are keyed: anything else is left to
@@ -38,6 +39,7 @@ import errno
 import hashlib
 import math
 import os
+import re
 import stat
 import time
 import warnings
@@ -88,6 +90,9 @@ class FeatureCacheWarning(UserWarning):
     >>> len(features), [warning.category.__name__ for warning in caught]
     (1, ['FeatureCacheWarning'])
     """
+
+
+_OWN_ARCHIVE_NAME = re.compile(rf"[0-9a-f]{{{_DIGEST_CHARS}}}\.npz")
 
 
 def _digest(*parts):
@@ -148,7 +153,7 @@ class StatIndex:
 
     def read(self):
         """Every entry of every usable segment, as a dict."""
-        segments = sorted(self.directory.glob("*.npz"))
+        segments = _own_archives(self.directory)
         entries = {}
         for segment in segments:
             entries.update(_read_index_segment(segment))
@@ -168,7 +173,7 @@ class StatIndex:
         if not entries:
             return None
         path, arrays = self.segment(entries)
-        atomic_write(path, lambda fh: np.savez(fh, **arrays))
+        atomic_write(path, lambda fh: np.savez(fh, **arrays), replaces="cache")
         return path
 
     def segment(self, entries):
@@ -271,7 +276,7 @@ class FeatureCache:
         """Cached arrays for ``keys``, ``None`` where an entry is missing or unusable."""
         wanted = {key for key in keys if key is not None}
         found = {}
-        for pack in sorted(self.directory.glob("*.npz")):
+        for pack in _own_archives(self.directory):
             if not wanted:
                 break
             found.update(_read_pack(pack, wanted))
@@ -302,7 +307,7 @@ class FeatureCache:
         if self._unwritable:
             return
         try:
-            atomic_write(path, lambda fh: np.savez(fh, **arrays))
+            atomic_write(path, lambda fh: np.savez(fh, **arrays), replaces="cache")
         except (OSError, ValueError) as exc:  # atomic_write's ValueError: a folder or a pipe has the name
             self._unwritable = True
             warnings.warn(
@@ -443,6 +448,11 @@ def _read_member(archive, info, accepts, archive_size):
         if member.readinto(buffer) != n_bytes:
             raise _UnexpectedContent
     return np.frombuffer(buffer, dtype).reshape(shape, order="F" if fortran_order else "C")
+
+
+def _own_archives(directory):
+    """The ``.npz`` files in ``directory`` named as the cache names them (a digest): no other is read or removed."""
+    return sorted(path for path in Path(directory).glob("*.npz") if _OWN_ARCHIVE_NAME.fullmatch(path.name))
 
 
 def _remove(path):

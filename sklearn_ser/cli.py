@@ -267,7 +267,7 @@ def _predict(args):
         args.model, args.inputs, speaker=args.speaker, speaker_of=speaker_of, progress=progress
     )
     if args.out:
-        write_text_atomically(args.out, frame.to_csv(index=False))
+        write_text_atomically(args.out, frame.to_csv(index=False), replaces="table")
     else:
         print(frame.to_csv(index=False), end="")
     for file, reason in failures.items():
@@ -307,7 +307,7 @@ def _timeline(args):
         verbose=0 if args.quiet else int(args.verbose or sys.stderr.isatty()),
     )
     if args.out:
-        write_text_atomically(args.out, frame.to_csv(index=False))
+        write_text_atomically(args.out, frame.to_csv(index=False), replaces="table")
     else:
         print(frame.to_csv(index=False), end="")
     if args.reference:
@@ -324,7 +324,7 @@ def _timeline(args):
 
         stretches = speech_segments(args.file, vad=vad, energy_threshold=args.energy_threshold)
         if args.speech_out:
-            write_text_atomically(args.speech_out, stretches.to_csv(index=False))
+            write_text_atomically(args.speech_out, stretches.to_csv(index=False), replaces="table")
     if args.plot:
         from .plotting import plot_timeline, save_figure
 
@@ -442,10 +442,29 @@ def _add_verbosity_options(command):
     )
 
 
+# What an output folder's files may replace, by the kind of folder: a file name pattern and the kind of its files.
+_FOLDER_CONTENTS = {
+    "report folder": [("report.md", "report"), ("*.csv", "table"), ("*.png", "figure")],
+    "figure folder": [("*.png", "figure")],
+}
+
+
 def _add_output(command, name, *, kind, help, required=False):
-    """An output option, checked before any work: ``kind`` is ``"file"`` or ``"folder"``."""
+    """An output option, checked before any work.
+
+    ``kind`` is the kind of file written (``"model"``, ``"table"``,
+    ``"figure"``: see :data:`sklearn_ser._file_kinds.KINDS`) or of folder
+    (a key of :data:`_FOLDER_CONTENTS`). An existing file of another kind is
+    replaced only with ``--force``, which every command with an output has.
+    """
     command.add_argument(f"--{name}", required=required, default=None, help=help)
     outputs = dict(command.get_default("outputs") or {})
+    if not outputs:
+        command.add_argument(
+            "--force",
+            action="store_true",
+            help="replace existing output files even if they are not of the kind this command writes",
+        )
     outputs[name] = kind
     command.set_defaults(outputs=outputs)
 
@@ -475,7 +494,7 @@ def _add_fit(commands):
     )
     _add_corpus_options(fit)
     _add_recipe_option(fit, example="lstm-logmel")
-    _add_output(fit, "out", kind="file", required=True, help="where to save the fitted model (.joblib)")
+    _add_output(fit, "out", kind="model", required=True, help="where to save the fitted model (.joblib)")
     _add_training_options(fit)
     _add_feature_cache_options(fit)
     fit.add_argument(
@@ -528,7 +547,7 @@ def _add_predict(commands):
         help="the speaker of each file, from its path: the group named 'speaker' of a regular expression, e.g. "
         "'(?P<speaker>[^/_]+)_[^/]*$' for files named SPEAKER_rest.wav",
     )
-    _add_output(predict, "out", kind="file", help="CSV file to write (default: standard output)")
+    _add_output(predict, "out", kind="table", help="CSV file to write (default: standard output)")
     predict.set_defaults(run=_predict)
 
 
@@ -564,12 +583,12 @@ def _add_timeline(commands):
     timeline.add_argument(
         "--smooth", type=int, default=None, metavar="K", help="average the probabilities over K (odd) speech windows"
     )
-    _add_output(timeline, "out", kind="file", help="CSV file to write (default: standard output)")
-    _add_output(timeline, "plot", kind="file", help="image of the timeline under the waveform (.png, .pdf, .svg)")
+    _add_output(timeline, "out", kind="table", help="CSV file to write (default: standard output)")
+    _add_output(timeline, "plot", kind="figure", help="image of the timeline under the waveform (.png, .pdf, .svg)")
     _add_output(
         timeline,
         "speech-out",
-        kind="file",
+        kind="table",
         help="CSV of the stretches of speech (start,end) at the detector's own resolution (10 ms for energy), "
         "independent of --window; --plot shades them",
     )
@@ -611,7 +630,7 @@ def _add_evaluate_and_compare(commands):
                 "--recipes", required=True, help="comma-separated recipe names, e.g. svm-mfcc,lstm-logmel"
             )
         _add_protocol_options(command, purpose="evaluation protocol")
-        _add_output(command, "out", kind="folder", required=True, help="folder for report.md and its figures")
+        _add_output(command, "out", kind="report folder", required=True, help="folder for report.md and its figures")
         _add_training_options(command)
         _add_feature_cache_options(command)
         command.set_defaults(run=run)
@@ -650,9 +669,11 @@ def _add_search(commands):
     search.add_argument("--sampler-seed", type=int, default=None, help="seed of the TPE sampler (one per worker)")
     _add_training_options(search, epochs="most training epochs of neural recipes (others ignore it)")
     _add_feature_cache_options(search)
-    _add_output(search, "plots", kind="folder", help="folder for the figures of the search (history, importances, ...)")
     _add_output(
-        search, "out", kind="file", help="refit the best parameters on the whole corpus and save the pipeline here"
+        search, "plots", kind="figure folder", help="folder for the figures of the search (history, importances, ...)"
+    )
+    _add_output(
+        search, "out", kind="model", help="refit the best parameters on the whole corpus and save the pipeline here"
     )
     search.set_defaults(run=_search)
 
@@ -690,7 +711,7 @@ def _add_reproduce_paper(commands):
         "write a Markdown report with the paper's tables (per-class scores, accuracy per epoch) and figures.",
     )
     paper.add_argument("--tess", required=True, help="path to the TESS corpus")
-    _add_output(paper, "out", kind="folder", required=True, help="folder for report.md, figures and CSV tables")
+    _add_output(paper, "out", kind="report folder", required=True, help="folder for report.md, figures and CSV tables")
     paper.add_argument("--epochs", type=int, default=100, help="LSTM training epochs (default: 100, as the paper)")
     paper.add_argument("--text-splits", type=int, default=5, help="folds of the word-independent protocol")
     paper.add_argument("--random-state", type=int, default=None, help="seed of the split and models (default: 0)")
@@ -728,11 +749,14 @@ def main(argv=None):
     """Entry point of the ``sklearn-ser`` console command."""
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    from ._file_kinds import overwriting_allowed
+
     try:
-        _check_outputs(args)
-        _check_corpus_paths(args)
-        with _warnings_as_lines(args.command):
-            status = args.run(args)
+        with overwriting_allowed(getattr(args, "force", False)):
+            _check_outputs(args)
+            _check_corpus_paths(args)
+            with _warnings_as_lines(args.command):
+                status = args.run(args)
     except BrokenPipeError:  # the reader of standard output went away (| head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
@@ -780,14 +804,22 @@ def _check_corpus_paths(args):
 
 
 def _check_outputs(args):
-    """Refuse outputs that could not be written before any work starts."""
+    """Refuse outputs that could not be written, or would replace a file of another kind, before any work starts."""
+    from ._file_kinds import check_replaceable
     from ._files import check_writable, check_writable_folder
 
     for name, kind in (getattr(args, "outputs", None) or {}).items():
         path = getattr(args, name.replace("-", "_"))
-        if path is not None:
-            check = check_writable if kind == "file" else check_writable_folder
-            check(path, option=f"--{name}")
+        if path is None:
+            continue
+        option = f"--{name}"
+        if kind not in _FOLDER_CONTENTS:
+            check_writable(path, option=option, kind=kind)
+            continue
+        check_writable_folder(path, option=option)
+        for pattern, file_kind in _FOLDER_CONTENTS[kind]:
+            for existing in sorted(Path(path).glob(pattern)):
+                check_replaceable(existing, file_kind, option=option)
 
 
 if __name__ == "__main__":

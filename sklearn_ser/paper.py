@@ -213,9 +213,9 @@ def _write_report(results, names, corpus, out_dir, *, epochs, text_splits):
     from .plotting import plot_emotion_examples, plot_mfcc_correlation, save_figure
 
     summary = _summary(results, names)
-    write_text_atomically(out_dir / "summary.csv", summary.to_csv())
+    write_text_atomically(out_dir / "summary.csv", summary.to_csv(), replaces="table")
     lines = [
-        "# Mel-Spectrograms Based LSTM Model for Speech Emotion Recognition, reproduced on TESS",
+        "# Mel-Spectrograms Based LSTM Model for Speech Emotion Recognition, reproduced on TESS with sklearn-ser",
         "",
         f"{len(corpus)} files, {corpus['speaker'].nunique()} speakers, {corpus['text'].nunique()} words, "
         f"{corpus['label'].nunique()} emotions. LSTMs trained for {epochs} epochs.",
@@ -235,7 +235,7 @@ def _write_report(results, names, corpus, out_dir, *, epochs, text_splits):
     for name in LSTM_RECIPES:
         model = results["random 80/20", name].estimators[0][-1]
         full, shown = epoch_table(model)
-        write_text_atomically(out_dir / f"{name}_epochs.csv", full.to_csv())
+        write_text_atomically(out_dir / f"{name}_epochs.csv", full.to_csv(), replaces="table")
         lines += [
             f"## {name}: accuracy per epoch (random 80/20)",
             "",
@@ -264,7 +264,7 @@ def _write_report(results, names, corpus, out_dir, *, epochs, text_splits):
         "",
     ]
     path = out_dir / "report.md"
-    write_text_atomically(path, "\n".join(lines))
+    write_text_atomically(path, "\n".join(lines), replaces="report")
     return path
 
 

@@ -175,7 +175,7 @@ def write_evaluation_report(result, out_dir, *, title, description=()):
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = _header(title, description) + evaluation_sections(result, out_dir)
     path = out_dir / "report.md"
-    write_text_atomically(path, "\n".join(lines))
+    write_text_atomically(path, "\n".join(lines), replaces="report")
     return path
 
 
@@ -218,5 +218,5 @@ def write_comparison_report(results, table, tests, out_dir, *, title, descriptio
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_") or "model"
         lines += [f"## {name}", ""] + evaluation_sections(result, out_dir, stem=stem, heading_level=3)
     path = out_dir / "report.md"
-    write_text_atomically(path, "\n".join(lines))
+    write_text_atomically(path, "\n".join(lines), replaces="report")
     return path

@@ -69,7 +69,7 @@ def _failing_writes(monkeypatch, code):
     """Make every cache write fail with errno ``code``, as a full or read-only disk does; count the tries."""
     tries = []
 
-    def failing(path, write):
+    def failing(path, write, *, replaces):
         tries.append(path)
         raise OSError(code, os.strerror(code), os.fspath(path))
 
@@ -249,14 +249,25 @@ def test_a_pack_of_unexpected_content_is_a_miss_and_is_healed(tmp_path, clips, c
     assert len(count_computations) == 8, "the recomputed entries were stored again"
 
 
-def test_a_stray_file_among_the_packs_is_deleted(tmp_path, clips, count_computations):
+def test_a_file_named_as_a_pack_with_other_content_is_deleted(tmp_path, clips, count_computations):
     cache = tmp_path / "cache"
     expected = MelSpectrogram(memory=cache).fit_transform(clips)
     (pack,) = _packs(cache)
-    stray = pack.with_name("0-stray.npz")  # read first: sorted before any digest
+    stray = pack.with_name("0" * len(pack.stem) + ".npz")  # read first: sorted before any other digest
     stray.write_bytes(_npy(np.zeros(3)))
     assert_same(MelSpectrogram(memory=cache).fit_transform(clips), expected)
     assert len(count_computations) == 4 and not stray.exists() and pack.exists()
+
+
+def test_a_file_of_another_name_among_the_packs_is_neither_read_nor_removed(tmp_path, clips, count_computations):
+    cache = tmp_path / "cache"
+    expected = MelSpectrogram(memory=cache).fit_transform(clips)
+    (pack,) = _packs(cache)
+    own = {pack.with_name("0-notes.npz"): _npy(np.zeros(3)), pack.with_name(pack.stem + "-copy.npz"): pack.read_bytes()}
+    for path, content in own.items():
+        path.write_bytes(content)
+    assert_same(MelSpectrogram(memory=cache).fit_transform(clips), expected)
+    assert len(count_computations) == 4 and all(path.read_bytes() == content for path, content in own.items())
 
 
 def test_a_named_pipe_in_place_of_a_pack_is_not_opened(tmp_path, clips, count_computations):

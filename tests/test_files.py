@@ -38,7 +38,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 
 def test_an_interrupted_write_leaves_the_old_file(tmp_path):
     target = tmp_path / "report.md"
-    write_text_atomically(target, "old")
+    write_text_atomically(target, "old", replaces="report")
 
     def interrupted(fh):
         fh.write(b"new")
@@ -51,13 +51,13 @@ def test_an_interrupted_write_leaves_the_old_file(tmp_path):
 
 def test_a_replaced_file_keeps_its_permissions_and_a_new_one_follows_the_umask(tmp_path):
     target = tmp_path / "shared.csv"
-    target.write_text("old")
+    target.write_text("file,label\n")
     target.chmod(0o640)
-    write_text_atomically(target, "new")
-    assert stat.S_IMODE(target.stat().st_mode) == 0o640 and target.read_text() == "new"
+    write_text_atomically(target, "file,label\na.wav,sad\n", replaces="table")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640 and target.read_text() == "file,label\na.wav,sad\n"
     umask = os.umask(0o027)
     try:
-        write_text_atomically(tmp_path / "fresh.csv", "x")
+        write_text_atomically(tmp_path / "fresh.csv", "x", replaces="table")
     finally:
         os.umask(umask)
     assert stat.S_IMODE((tmp_path / "fresh.csv").stat().st_mode) == 0o640
@@ -65,13 +65,13 @@ def test_a_replaced_file_keeps_its_permissions_and_a_new_one_follows_the_umask(t
 
 def test_a_link_is_followed_and_a_non_regular_target_is_never_replaced(tmp_path):
     real = tmp_path / "real.txt"
-    real.write_text("old")
+    real.write_text("start,end\n")
     (tmp_path / "link.txt").symlink_to(real)
-    write_text_atomically(tmp_path / "link.txt", "new")
-    assert (tmp_path / "link.txt").is_symlink() and real.read_text() == "new"
+    write_text_atomically(tmp_path / "link.txt", "start,end\n0,1\n", replaces="table")
+    assert (tmp_path / "link.txt").is_symlink() and real.read_text() == "start,end\n0,1\n"
     os.mkfifo(tmp_path / "pipe")
     with pytest.raises(ValueError, match="pipe.*not a regular file"):
-        write_text_atomically(tmp_path / "pipe", "x")
+        write_text_atomically(tmp_path / "pipe", "x", replaces="table")
     assert stat.S_ISFIFO((tmp_path / "pipe").stat().st_mode)
 
 
@@ -104,7 +104,7 @@ def test_a_folder_without_write_permission_is_refused(tmp_path):
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        with pytest.raises(ValueError, match="no permission to write in"):
+        with pytest.raises(ValueError, match="Permission denied in"):
             check_writable(locked / "model.joblib", option="--out")
     finally:
         locked.chmod(0o700)

@@ -175,11 +175,13 @@ def make_synthetic_corpus(
                 params = _draw_parameters(profiles[emotion], speaker.emotion_offsets[emotion], utterance_rng)
                 waveform = _synthesize(word, speaker, params, sr=sr, rng=utterance_rng)
                 path = folder / f"{speaker.name}_{text}_{emotion}.wav"
-                atomic_write(path, lambda fh, y=waveform: sf.write(fh, y, sr, subtype="PCM_16", format="WAV"))
+                atomic_write(
+                    path, lambda fh, y=waveform: sf.write(fh, y, sr, subtype="PCM_16", format="WAV"), replaces="audio"
+                )
                 relative_path = path.relative_to(root).as_posix()
                 rows.append((relative_path, emotion, speaker.name, text, speaker.gender))
     manifest = pd.DataFrame(rows, columns=list(_MANIFEST_COLUMNS))
-    write_text_atomically(root / MANIFEST_NAME, manifest.to_csv(index=False, lineterminator="\n"))
+    write_text_atomically(root / MANIFEST_NAME, manifest.to_csv(index=False, lineterminator="\n"), replaces="manifest")
     return load_synthetic(root)
 
 
