@@ -224,6 +224,7 @@ def _array_items(X):
         X = X.astype(np.float64)
     if X.dtype.kind in "fiub":
         if X.ndim == 2:
+            _check_not_one_recording(X)
             return list(X)
         if X.ndim == 1:
             raise ValueError(
@@ -236,6 +237,22 @@ def _array_items(X):
         f"X must be 1-D (paths or waveforms) or 2-D (one waveform per row); "
         f"got an array of shape {X.shape} and dtype {X.dtype}."
     )
+
+
+# A 2-D array with at least this many rows of at most MAX_CHANNELS samples is one recording, not that many waveforms.
+_ONE_RECORDING_ROWS = 1000
+MAX_CHANNELS = 8
+
+
+def _check_not_one_recording(X):
+    """Refuse a 2-D array laid out as one multi-channel recording, which would be read as thousands of waveforms."""
+    n_rows, n_columns = X.shape
+    if n_rows >= _ONE_RECORDING_ROWS and n_columns <= MAX_CHANNELS:
+        raise ValueError(
+            f"X has shape {X.shape}, which looks like one recording of {n_rows} samples and {n_columns} channel(s) "
+            f"(as soundfile.read returns it), not {n_rows} waveforms of {n_columns} samples: a 2-D X holds one "
+            "waveform per row. Pass [wave.mean(axis=1)] for one mono recording."
+        )
 
 
 def _check_item(item, index):
@@ -271,7 +288,9 @@ def check_waveform(y, *, name="waveform"):
         )
     if y.ndim != 1:
         raise InvalidAudioError(
-            f"{name} must be a 1-D mono waveform, got shape {y.shape}; mix channels down first (e.g. y.mean(axis=0))."
+            f"{name} must be a 1-D mono waveform, got shape {y.shape}; mix channels down first: y.mean(axis=1) "
+            "for (n_samples, n_channels) as soundfile.read returns it, y.mean(axis=0) for (n_channels, n_samples) "
+            "as librosa.load(mono=False) does."
         )
     if y.size == 0:
         raise InvalidAudioError(f"{name} has no samples.")

@@ -346,3 +346,24 @@ def test_os_errors_are_named_in_words(write_audio, monkeypatch, call, code, reas
 
 def _failing_sound_file(path, *args, **kwargs):
     raise soundfile.LibsndfileError(2, prefix=f"Error opening {os.fspath(path)!r}: ")
+
+
+@pytest.mark.parametrize("channels", [1, 2, 6])
+def test_a_multichannel_recording_given_as_x_is_refused_not_read_as_thousands_of_waveforms(channels):
+    recording = np.tile(tone(16000, 1.0)[:, None], (1, channels))  # (n_samples, n_channels), as soundfile reads it
+    with pytest.raises(ValueError, match=rf"shape \(16000, {channels}\).*one recording.*wave.mean\(axis=1\)"):
+        check_audio_input(recording)
+    assert len(check_audio_input(recording.T)) == channels, "rows of waveforms are still waveforms"
+    assert len(check_audio_input(np.zeros((999, 8)))) == 999
+
+
+@pytest.mark.parametrize(
+    "shape, advice",
+    [
+        ((16000, 2), "y.mean(axis=1) for (n_samples, n_channels)"),
+        ((2, 16000), "y.mean(axis=0) for (n_channels, n_samples)"),
+    ],
+)
+def test_a_multichannel_item_is_refused_with_advice_for_both_layouts(shape, advice):
+    with pytest.raises(InvalidAudioError, match=re.escape(advice)):
+        check_audio_input([np.zeros(shape, dtype=np.float32)])

@@ -299,3 +299,31 @@ def test_figures_stay_out_of_pyplot(sequences):
     plot_confusion_matrix(y_true=Y_TRUE, y_pred=Y_PRED)
     plot_mfcc_correlation(np.random.default_rng(0).normal(size=(10, 3)))
     assert plt.get_fignums() == before
+
+
+def test_a_timeline_read_back_from_its_csv_draws_the_same_integer_labels(tmp_path):
+    from sklearn_ser.plotting import plot_timeline
+
+    timeline = pd.DataFrame(
+        {
+            "start": [0.0, 1.0, 2.0, 3.0],
+            "end": [1.0, 2.0, 3.0, 4.0],
+            "speech": [True, True, False, True],
+            "label": pd.Series([1, 2, None, 1], dtype=object),
+            "prob_1": [0.9, 0.2, np.nan, 0.8],
+            "prob_2": [0.1, 0.8, np.nan, 0.2],
+        }
+    )
+    timeline.to_csv(tmp_path / "timeline.csv", index=False)
+    read_back = pd.read_csv(tmp_path / "timeline.csv")
+    assert read_back["label"].dtype == float  # 1.0, 2.0, NaN
+
+    import matplotlib.pyplot as plt
+
+    def label_cells(frame):
+        figure = plot_timeline(frame)
+        strips = [patch.get_path().vertices[:, 1].max() for patch in figure.axes[0].patches]
+        plt.close(figure)
+        return strips
+
+    assert label_cells(read_back) == label_cells(timeline) == [1.0, 1.0]

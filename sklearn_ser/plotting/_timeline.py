@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ._figure import _new_figure
 
@@ -84,13 +85,14 @@ def plot_timeline(timeline, source=None, *, sr=None, title=None, reference=None,
     >>> [ax.get_ylabel() for ax in fig.axes]
     ['Amplitude', '', 'Probability']
     """
-    from ..timeline._reference import read_reference, timeline_agreement
+    from ..timeline._reference import label_text, read_reference, timeline_agreement
 
     speech_stretches = speech
     classes, proba = _class_probabilities(timeline)
     segments = read_reference(reference) if reference is not None else None
     if segments is not None:
-        classes = classes + sorted(set(segments["label"]) - {str(label) for label in classes}, key=str)
+        known = {label_text(label) for label in classes}
+        classes = classes + sorted({label_text(label) for label in segments["label"]} - known)
         proba = np.hstack([proba, np.zeros((len(proba), len(classes) - proba.shape[1]))])
     starts, ends = timeline["start"].to_numpy(float), timeline["end"].to_numpy(float)
     speech = timeline["speech"].to_numpy(bool)
@@ -114,7 +116,7 @@ def plot_timeline(timeline, source=None, *, sr=None, title=None, reference=None,
 
     labels = timeline["label"].to_numpy(object)
     for index, label in enumerate(classes):
-        cells = np.asarray([value is not None and str(value) == str(label) for value in labels])
+        cells = np.asarray([not pd.isna(value) and label_text(value) == label_text(label) for value in labels])
         label_ax.stairs(cells.astype(float), edges, fill=True, color=colours[index], linewidth=0)
     label_ax.set_ylim(0, 1)
     label_ax.set_yticks([])
@@ -122,7 +124,7 @@ def plot_timeline(timeline, source=None, *, sr=None, title=None, reference=None,
     if segments is not None:
         reference_ax = axes[-2]
         for index, label in enumerate(classes):
-            chosen = segments[segments["label"] == str(label)]
+            chosen = segments[segments["label"].map(label_text) == label_text(label)]
             reference_ax.broken_barh(
                 list(zip(chosen["start"], chosen["end"] - chosen["start"])), (0, 1), color=colours[index], linewidth=0
             )
