@@ -20,15 +20,21 @@ def audio_rate(model):
         If ``model`` holds no audio transformer, or its transformers read
         at different rates.
     """
-    rates = sorted({int(transformer.sr) for transformer in audio_transformers(model)})
-    if not rates:
+    readers = {}
+    for transformer in audio_transformers(model):
+        readers.setdefault(int(transformer.sr), []).append(type(transformer).__name__)
+    if not readers:
         raise ValueError(
             f"The model ({type(model).__name__}) has no step that reads audio (an audio feature transformer "
             "with an sr parameter, such as MelSpectrogram or MFCC); a timeline needs a pipeline from waveforms."
         )
-    if len(rates) > 1:
-        raise ValueError(f"The model's audio transformers read at different rates {rates}; a timeline needs one.")
-    return rates[0]
+    if len(readers) > 1:
+        which = "; ".join(f"{', '.join(sorted(names))} at {rate} Hz" for rate, names in sorted(readers.items()))
+        raise ValueError(
+            f"The model's audio transformers read at different rates ({which}); a timeline feeds every "
+            "transformer the same windows, at one rate: fit the model with one sr for all of them."
+        )
+    return next(iter(readers))
 
 
 def minimum_window(model):

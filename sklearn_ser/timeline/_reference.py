@@ -43,8 +43,20 @@ def read_reference(reference):
     if len(overlap):
         first = segments.iloc[overlap[0]]
         raise ValueError(f"The reference labels {name}: the segment from {first['start']:g} s overlaps the next one.")
-    segments["label"] = segments["label"].astype(str)
+    segments["label"] = np.array([label_text(label) for label in segments["label"]], dtype=object)
     return segments
+
+
+def label_text(label):
+    """A label as the text it is compared by: ``str``, but a whole float as the integer it was.
+
+    pandas reads an integer column with missing values as floats: integer
+    labels read back from a timeline's CSV (whose non-speech rows have no
+    label) are ``1.0``, ``2.0``, to be compared as ``"1"``, ``"2"``.
+    """
+    if isinstance(label, (float, np.floating)) and float(label).is_integer():
+        return str(int(label))
+    return str(label)
 
 
 def reference_at_windows(timeline, reference):
@@ -64,7 +76,9 @@ def timeline_agreement(timeline, reference):
     Parameters
     ----------
     timeline : pandas.DataFrame
-        The output of :func:`predict_timeline`.
+        The output of :func:`predict_timeline`, or that table read back
+        from its CSV (``pandas.read_csv``: missing labels become NaN, and
+        integer labels floats, which are compared as the integers).
     reference : str, path-like or pandas.DataFrame
         Reference segments: a CSV file or a frame with the columns
         ``start`` and ``end`` (seconds) and ``label``; segments must not
@@ -98,5 +112,5 @@ def timeline_agreement(timeline, reference):
     compared = timeline["speech"].to_numpy(bool) & np.array([label is not None for label in expected])
     if not compared.any():
         return float("nan"), 0
-    predicted = timeline["label"].to_numpy(object)[compared].astype(str)
-    return float(np.mean(predicted == expected[compared].astype(str))), int(compared.sum())
+    predicted = np.array([label_text(label) for label in timeline["label"].to_numpy(object)[compared]], dtype=object)
+    return float(np.mean(predicted == expected[compared])), int(compared.sum())

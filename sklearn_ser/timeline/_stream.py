@@ -21,6 +21,12 @@ from .._audio import (
 #: Frames read from the file at a time (about 4 s at 16 kHz).
 BLOCK_FRAMES = 1 << 16
 _SOXR_QUALITY = "HQ"  # the quality of load_audio's "soxr_hq"
+#: The most channels a 2-D waveform may have: beyond it, an axis cannot be told to be the channels.
+MAX_CHANNELS = 8
+_LAYOUTS = (
+    f"A waveform must be 1-D (mono) or of shape (n_samples, n_channels) as soundfile.read returns it, "
+    f"with at most {MAX_CHANNELS} channels and more than {MAX_CHANNELS} samples"
+)
 
 
 class Recording:
@@ -34,7 +40,11 @@ class Recording:
     ----------
     source : str, path-like or array-like
         An audio file, or a waveform: a 1-D float array, or a 2-D one of
-        shape ``(n_samples, n_channels)`` as :func:`soundfile.read` returns.
+        shape ``(n_samples, n_channels)`` as :func:`soundfile.read` returns,
+        with at most :data:`MAX_CHANNELS` channels and more samples than
+        that; any other 2-D layout (channels first, as
+        ``librosa.load(mono=False)`` returns) is refused, naming the shape
+        expected.
     sr : int or None
         The sampling rate of a waveform; must be None for a file, whose
         header gives it.
@@ -72,6 +82,11 @@ class Recording:
             self.name = "the waveform"
             self.samplerate = _checked_rate(sr)
             self.n_frames = len(self._waveform)
+
+    @property
+    def is_file(self):
+        """Whether the recording is an audio file (not a waveform)."""
+        return self._path is not None
 
     @property
     def duration(self):
@@ -172,14 +187,41 @@ def _checked_waveform(y):
             f"The waveform has dtype {y.dtype}; waveforms must be floating point in [-1, 1] "
             "(for int16 audio use y / 32768)."
         )
-    if y.ndim == 1:
-        y = y[:, np.newaxis]
-    if y.ndim != 2:
-        raise InvalidAudioError(f"The waveform must be 1-D or (n_samples, n_channels), got shape {y.shape}.")
     if y.size == 0:
         raise InvalidAudioError("The waveform has no samples.")
+    if y.ndim == 1:
+        y = y[:, np.newaxis]
+    elif y.ndim == 2:
+        _check_layout(y.shape)
+    else:
+        raise InvalidAudioError(f"{_LAYOUTS}; got shape {y.shape}.")
     _check_samples(y, "The waveform")
     return y.astype(np.float32, copy=False)
+
+
+def _check_layout(shape):
+    """Refuse a 2-D waveform unless it is unmistakably ``(n_samples, n_channels)``.
+
+    That is the layout :func:`soundfile.read` returns; it can be told apart
+    only when the columns could be channels (at most :data:`MAX_CHANNELS`)
+    and the rows could not. Channels first, as ``librosa.load(mono=False)``
+    returns them, is refused rather than guessed: elsewhere in the toolkit
+    the rows of a 2-D array are separate utterances, which averaging them as
+    channels would silently mix.
+    """
+    n_rows, n_columns = shape
+    if n_columns <= MAX_CHANNELS < n_rows:
+        return
+    if n_rows <= MAX_CHANNELS < n_columns:
+        raise InvalidAudioError(
+            f"The waveform has shape {shape}, which looks like {n_rows} channel(s) of {n_columns} samples, "
+            f"channels first (as librosa.load(mono=False) returns them). {_LAYOUTS}: here ({n_columns}, {n_rows}). "
+            "Pass wave.T, or mix it to mono first: librosa.to_mono(wave) or wave.mean(axis=0)."
+        )
+    raise InvalidAudioError(
+        f"The waveform has shape {shape}: which axis holds the channels cannot be told. {_LAYOUTS}. Mix it "
+        "to mono first: wave.mean(axis=1) if the columns are the channels, wave.mean(axis=0) if the rows are."
+    )
 
 
 def _checked_rate(sr):

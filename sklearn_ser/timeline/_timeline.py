@@ -61,10 +61,14 @@ def predict_timeline(
         a model file written by ``sklearn-ser fit`` or :func:`joblib.dump`.
         A model file runs code when it is loaded: load only files you trust.
     source : str, path-like or array-like
-        An audio file (any format libsndfile reads), or a waveform: a 1-D
-        float array, or ``(n_samples, n_channels)``, sampled at ``sr``.
+        An audio file (any format libsndfile reads), or a waveform sampled
+        at ``sr``: a 1-D float array, or ``(n_samples, n_channels)`` as
+        :func:`soundfile.read` returns it (at most 8 channels). Any other
+        2-D layout is refused, channels first (``librosa.load(mono=False)``)
+        included: pass ``wave.T``.
     sr : int, optional
         The sampling rate of a waveform ``source``; must be None for a file.
+        The recording is resampled from it to the model's rate.
     window : float, default=2.0
         Window length in seconds. At least one analysis frame of the model's
         features (``n_fft / sr`` of a spectral feature, 32 ms for the
@@ -107,7 +111,10 @@ def predict_timeline(
         Utterances of ``speaker`` whose statistics normalize the windows.
         By default, a speaker the model does not know is normalized by the
         statistics of the recording's own speech windows, gathered in a
-        first pass over it (twice the work). Needs ``speaker``.
+        first pass over it (twice the work). Needs ``speaker``. Files are
+        resampled to the model's rate; waveforms are read at it, as the
+        model reads waveforms, and are refused when the recording is at
+        another rate (which of the two they are at cannot be told).
     batch_size : int, default=64
         Windows passed to the model at a time (an LSTM then batches them
         on its device).
@@ -118,9 +125,10 @@ def predict_timeline(
     -------
     timeline : pandas.DataFrame
         One row per window, in order: ``start`` and ``end`` (seconds),
-        ``speech`` (bool), ``label`` (None for a non-speech window) and,
-        for a model with ``predict_proba``, one ``prob_<class>`` column per
-        class of ``model.classes_`` (NaN for a non-speech window); the label
+        ``speech`` (bool), ``label`` (dtype object, None for a non-speech
+        window, whichever windows are speech) and, for a model with
+        ``predict_proba``, one ``prob_<class>`` column per class of
+        ``model.classes_`` (float64, NaN for a non-speech window); the label
         is then the most probable class (after smoothing, if any), which for
         a calibrated model may differ from what its ``predict`` says. A
         model without ``predict_proba`` gives the labels of ``predict`` only,
@@ -131,11 +139,13 @@ def predict_timeline(
     ValueError
         If ``window`` or ``hop`` is not positive, ``hop`` exceeds
         ``window``, ``window`` is shorter than the model's shortest analysis
-        frame, another parameter is out of its range, or the model reads no
-        audio.
+        frame, another parameter is out of its range, the model reads no
+        audio or reads it at several rates, or ``enrol`` holds waveforms
+        while the recording is not at the model's rate.
     FileNotFoundError, IsADirectoryError, ~sklearn_ser.InvalidAudioError
-        If the model file or the audio file cannot be read; the message
-        names the file.
+        If the model file or the audio file cannot be read (the message
+        names the file), or a waveform ``source`` is not one (an integer
+        array, a layout other than ``(n_samples, n_channels)``, ...).
     ImportError
         If ``vad="silero"`` and ``silero-vad`` is not installed.
     KeyboardInterrupt
@@ -219,7 +229,7 @@ def predict_timeline(
     starts, ends, speech, outputs = [], [], [], []
     with (
         _without_feature_cache(pipeline),
-        _speaker_statistics(pipeline, speaker, enrol) as gather_from_recording,
+        _speaker_statistics(pipeline, speaker, enrol, recording, rate) as gather_from_recording,
         recording_interrupts() as interrupts,
     ):
         if gather_from_recording:  # a first pass: the speaker's statistics over the recording's speech windows
@@ -251,7 +261,7 @@ def predict_timeline(
     labels = np.full(len(frame), None, dtype=object)
     if outputs:
         labels[speech] = np.concatenate(outputs)
-    frame["label"] = labels
+    frame["label"] = _label_column(labels, frame.index)
     return frame
 
 
@@ -265,10 +275,15 @@ def _with_probabilities(frame, classes, outputs, smooth):
         proba = smooth_runs(proba, speech, smooth)
     labels = np.full(len(frame), None, dtype=object)
     labels[speech] = classes[proba[speech].argmax(axis=1)]
-    frame["label"] = labels
+    frame["label"] = _label_column(labels, frame.index)
     for column, label in enumerate(classes):
         frame[f"prob_{label}"] = proba[:, column]
     return frame
+
+
+def _label_column(labels, index):
+    """The labels as an object column that keeps None (pandas 3 makes strings and None a ``str`` column of NaN)."""
+    return pd.Series(labels, index=index, dtype=object)
 
 
 def _classified(classify, windows, rate):
@@ -293,7 +308,7 @@ def _classifier(pipeline, method, speaker):
 
 
 @contextmanager
-def _speaker_statistics(pipeline, speaker, enrol):
+def _speaker_statistics(pipeline, speaker, enrol, recording, rate):
     """The speaker's statistics in the model while the timeline runs, removed afterwards if they were new.
 
     Yields whether they are still to be gathered from the recording itself.
@@ -303,15 +318,41 @@ def _speaker_statistics(pipeline, speaker, enrol):
             raise ValueError("enrol gives the utterances of a speaker: name the speaker too (speaker=).")
         yield False
         return
+    if enrol is not None:
+        enrol = _checked_enrolment(enrol, recording, rate)
     normalizers = speaker_normalizers(pipeline)
     new = [normalizer for normalizer in normalizers if speaker not in normalizer.speaker_statistics_]
     try:
         if new and enrol is not None:
-            enrol_speaker(pipeline, check_audio_input(enrol), speaker)
+            enrol_speaker(pipeline, enrol, speaker)
         yield bool(new) and enrol is None
     finally:
         for normalizer in new:
             normalizer.speaker_statistics_.pop(speaker, None)
+
+
+def _checked_enrolment(enrol, recording, rate):
+    """The enrolment's paths and waveforms; waveforms only if the recording is at the model's ``rate``.
+
+    The model reads a waveform at its own rate. A waveform beside a
+    recording at another rate may be at either: refused, not guessed.
+    """
+    sources = check_audio_input(enrol)
+    waveforms = [index for index, source in enumerate(sources) if not isinstance(source, str)]
+    if waveforms and recording.samplerate != rate:
+        native = recording.samplerate
+        how = (
+            f"sklearn_ser.load_audio(path, sr={rate})"
+            if recording.is_file
+            else f"librosa.resample(wave, orig_sr={native}, target_sr={rate})"
+        )
+        raise ValueError(
+            f"enrol[{waveforms[0]}] is a waveform, which the model reads at its own rate ({rate} Hz, its features' "
+            f"sr), but the recording ({recording.name}) is at {native} Hz: which of the two the enrolment "
+            f"waveforms are at cannot be told. Pass enrol as audio files, or the recording at {rate} Hz (e.g. "
+            f"{how}, then sr={rate}) with enrolment waveforms at {rate} Hz."
+        )
+    return sources
 
 
 @contextmanager
