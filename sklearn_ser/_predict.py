@@ -14,11 +14,15 @@ import sklearn
 import soundfile
 from tqdm.auto import tqdm
 
+from ._audio import InvalidAudioError
 from ._files import dump_atomically
 from ._routing import as_one_speaker, consumed
 from .datasets import corpus_arrays
 
 UNREADABLE = (ValueError, OSError)  # InvalidAudioError is a ValueError
+# What reading an audio file raises for that file (see sklearn_ser._audio); anything else is the model's.
+FILE_ERRORS = (InvalidAudioError, FileNotFoundError, IsADirectoryError)
+PROBE_SECONDS = 1.0  # of the waveform that tells a model failing on every input from one failing on a file
 AUDIO_SUFFIXES = frozenset(f".{extension.lower()}" for extension in soundfile.available_formats()) | {".wav"}
 PREDICT_CHUNK = 64
 MIN_SPEAKER_FILES = 5  # fewer make per-speaker statistics unreliable
@@ -180,6 +184,54 @@ def load_model(model):
     return loaded
 
 
+def check_predicting_model(pipeline, *, name="The model"):
+    """Refuse a model that cannot predict audio files, before any file is read.
+
+    Parameters
+    ----------
+    pipeline : estimator
+        The loaded model.
+    name : str, default="The model"
+        How messages name it, e.g. ``"The model in 'ser.joblib'"``.
+
+    Raises
+    ------
+    ValueError
+        If the model reads no audio: none of its steps (anywhere in it:
+        pipeline steps, union parts, ensemble members) is an audio feature
+        transformer, the package's protocol for a step that takes audio
+        files or waveforms (:class:`~sklearn_ser.features.MFCC`,
+        :class:`~sklearn_ser.features.SpeechEmbedder`, ...); or if it is
+        not fitted.
+    """
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from .timeline._model import audio_transformers
+
+    if not audio_transformers(pipeline):
+        raise ValueError(
+            f"{name} is a {_described(pipeline)}, which does not read audio: none of its steps takes audio files "
+            "or waveforms (an audio feature transformer such as MFCC, MelSpectrogram or SpeechEmbedder). "
+            "Predict with a model fitted on audio, e.g. by 'sklearn-ser fit'."
+        )
+    try:
+        check_is_fitted(pipeline)
+    except NotFittedError:
+        raise ValueError(
+            f"{name} is a {_described(pipeline)} that is not fitted: fit it on audio files before predicting "
+            "('sklearn-ser fit', or its fit method and joblib.dump)."
+        ) from None
+
+
+def _described(model):
+    """``Pipeline(StandardScaler, SVC)`` for a pipeline, the class name for any other model."""
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list) and all(isinstance(step, tuple) and len(step) == 2 for step in steps):
+        return f"{type(model).__name__}({', '.join(type(step).__name__ for _, step in steps)})"
+    return type(model).__name__
+
+
 def predict_files(model, inputs, *, speaker=None, speaker_of=None, progress=None):
     """Predicted label and class probabilities of every readable audio file in ``inputs``.
 
@@ -219,35 +271,46 @@ def predict_files(model, inputs, *, speaker=None, speaker_of=None, progress=None
         one row per readable file, in the order of ``inputs``.
     failures : dict of str to str
         Each input that gave no prediction, with the reason.
+
+    Raises
+    ------
+    ValueError
+        As :func:`load_model` and :func:`check_predicting_model` do, before
+        any file is read; or if the model fails while predicting whatever
+        its input (not a file that cannot be read: that file is a failure),
+        naming the model and its error.
     """
     pipeline = load_model(model)
+    name = f"The model in '{os.fspath(model)}'" if isinstance(model, (str, os.PathLike)) else "The model"
+    check_predicting_model(pipeline, name=name)
     files, failures = audio_files(inputs)
     method = "predict_proba" if hasattr(pipeline, "predict_proba") else "predict"
     predict = getattr(pipeline, method)
     if speaker is not None and speaker_of is not None:
         raise ValueError("Give either one speaker for all files or a speaker per file, not both.")
+    blame = _Blame(pipeline, name)
     if speaker is not None:
-        predicted, outputs = _predict_as_one_speaker(pipeline, method, speaker, files, failures)
+        predicted, outputs = _predict_as_one_speaker(pipeline, method, speaker, files, failures, blame)
         return _prediction_table(pipeline, predicted, outputs), failures
     if speaker_of is not None:
-        return _predict_per_speaker(pipeline, method, speaker_of, files, failures), failures
+        return _predict_per_speaker(pipeline, method, speaker_of, files, failures, blame), failures
     show = len(files) > PREDICT_CHUNK if progress is None else progress
     predicted, outputs = [], []
     with tqdm(total=len(files), disable=not show, unit="file", desc="predict") as bar:
         for start in range(0, len(files), PREDICT_CHUNK):
             chunk = files[start : start + PREDICT_CHUNK]
-            for file, output in _predict_readable(predict, chunk, failures):
+            for file, output in _predict_readable(predict, chunk, failures, blame):
                 predicted.append(file)
                 outputs.append(output)
             bar.update(len(chunk))
     return _prediction_table(pipeline, predicted, outputs), failures
 
 
-def _predict_as_one_speaker(pipeline, method, speaker, files, failures):
+def _predict_as_one_speaker(pipeline, method, speaker, files, failures, blame):
     """Predict the readable ``files`` in one call, with ``speaker`` routed to the steps that use it."""
     predict = as_one_speaker(pipeline, method, speaker)
     known_failures = len(failures)
-    predicted = list(_predict_readable(predict, files, failures))
+    predicted = list(_predict_readable(predict, files, failures, blame))
     readable = [file for file, _ in predicted]
     if len(failures) > known_failures and readable:
         # Found file by file: predict the others together again, so that their statistics are the speaker's.
@@ -264,7 +327,7 @@ def _predict_as_one_speaker(pipeline, method, speaker, files, failures):
     return readable, [output for _, output in predicted]
 
 
-def _predict_per_speaker(pipeline, method, speaker_of, files, failures):
+def _predict_per_speaker(pipeline, method, speaker_of, files, failures, blame):
     """The table of ``files`` predicted speaker by speaker, in their order, with a ``speaker`` column."""
     by_speaker = {}
     for file in files:
@@ -275,7 +338,7 @@ def _predict_per_speaker(pipeline, method, speaker_of, files, failures):
             by_speaker.setdefault(owner, []).append(file)
     tables = []
     for owner, group in by_speaker.items():
-        predicted, outputs = _predict_as_one_speaker(pipeline, method, owner, group, failures)
+        predicted, outputs = _predict_as_one_speaker(pipeline, method, owner, group, failures, blame)
         table = _prediction_table(pipeline, predicted, outputs)
         table.insert(1, "speaker", owner)
         tables.append(table)
@@ -286,20 +349,79 @@ def _predict_per_speaker(pipeline, method, speaker_of, files, failures):
     return joined.sort_values("file", key=lambda column: column.map(order), kind="stable").reset_index(drop=True)
 
 
-def _predict_readable(predict, files, failures):
-    """``(file, output)`` for the files of ``files`` that ``predict`` can read; the others go to ``failures``."""
+def _predict_readable(predict, files, failures, blame):
+    """``(file, output)`` for the files of ``files`` that ``predict`` can read; the others go to ``failures``.
+
+    An error that is not a file's (see :data:`FILE_ERRORS`) is the model's
+    when the model fails on any input: ``blame`` raises it then, once.
+    """
     try:
-        yield from zip(files, predict(files))
+        outputs = predict(files)
+    except UNREADABLE as exc:
+        if not _is_file_error(exc, files):
+            blame.check_model(predict, exc)
+    else:
+        blame.model_works = True
+        yield from zip(files, outputs)
         return
-    except UNREADABLE:
-        pass
     for file in files:
         try:
             output = predict([file])[0]
         except UNREADABLE as exc:
+            if not _is_file_error(exc, [file]):
+                blame.check_model(predict, exc)
             failures[file] = str(exc)
         else:
+            blame.model_works = True
             yield file, output
+
+
+def _is_file_error(exc, files):
+    """Whether ``exc`` is what reading one of ``files`` raises: undecodable audio, or a file that is not there."""
+    if isinstance(exc, InvalidAudioError):
+        return True
+    return isinstance(exc, FILE_ERRORS) and any(file in str(exc) for file in files)
+
+
+class _Blame:
+    """Tells the model's errors from the files': a model that fails on a plain waveform too is at fault.
+
+    Until the model has predicted something, an error that is not a file's
+    is checked once by predicting a short synthetic waveform at the model's
+    rate: if that fails too, the model's error is raised (one line naming the
+    model), instead of every file being reported unreadable.
+    """
+
+    def __init__(self, pipeline, name):
+        self.pipeline = pipeline
+        self.name = name
+        self.model_works = False
+
+    def check_model(self, predict, exc):
+        if self.model_works:
+            return
+        try:
+            with warnings.catch_warnings():  # the probe's own warnings (one utterance, no speaker) are no one's
+                warnings.simplefilter("ignore")
+                predict([self._probe()])
+        except Exception:  # the model fails whatever its input: the error is its own
+            reason = " ".join(str(exc).split()).rstrip(".") or "no details"
+            raise ValueError(
+                f"{self.name} fails while predicting, whatever the audio ({type(exc).__name__}: {reason}); "
+                "no file was predicted."
+            ) from exc
+        self.model_works = True
+
+    def _probe(self):
+        from .timeline._model import audio_rate
+
+        try:
+            rate = audio_rate(self.pipeline)
+        except ValueError:  # several rates: each reader takes a waveform at its own rate, any makes a probe
+            rate = 16000
+        t = np.arange(int(PROBE_SECONDS * rate)) / rate
+        noise = np.random.default_rng(0).standard_normal(len(t))
+        return (0.1 * np.sin(2 * np.pi * 220 * t) + 0.01 * noise).astype(np.float32)
 
 
 def _prediction_table(pipeline, files, outputs):

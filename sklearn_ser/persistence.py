@@ -95,7 +95,9 @@ def save_weights(pipeline, path):
     for name, step in _named_steps(pipeline):
         check_is_fitted(step)
         steps[name] = {"type": type(step).__name__, "params": _plain_params(step), "state": _state_of(name, step)}
-    atomic_write(path, lambda fh: torch.save({"format": FORMAT, "version": VERSION, "steps": steps}, fh), replaces="weights")
+    atomic_write(
+        path, lambda fh: torch.save({"format": FORMAT, "version": VERSION, "steps": steps}, fh), replaces="weights"
+    )
 
 
 def load_weights(pipeline, path):

@@ -214,7 +214,7 @@ def test_cli_fit_with_a_cache_resumes_after_a_damaged_corpus_file(tmp_path, caps
 def test_a_pipeline_on_a_full_disk_fits_and_predicts_as_without_a_cache(tmp_path, files, monkeypatch):
     paths, labels = files
 
-    def disk_full(path, write):
+    def disk_full(path, write, *, replaces):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
     monkeypatch.setattr(_cache, "atomic_write", disk_full)

@@ -225,6 +225,27 @@ def test_a_given_splitter_is_used():
         fusion.set_params(cv=ShuffleSplit(3, random_state=0)).fit(X, y)
 
 
+class SpeakerHalves:
+    """A group splitter written without scikit-learn's routing mixin: it requests nothing, yet needs groups."""
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return 2
+
+    def split(self, X, y=None, groups=None):
+        if groups is None:
+            raise ValueError("SpeakerHalves needs groups")
+        first = np.isin(groups, np.unique(groups)[::2])
+        yield np.flatnonzero(~first), np.flatnonzero(first)
+        yield np.flatnonzero(first), np.flatnonzero(~first)
+
+
+def test_a_given_group_splitter_without_a_routing_request_gets_the_groups():
+    X, y = signal_and_noise()
+    speakers = np.repeat(["F01", "F02", "M01", "M02"], len(y) // 4)
+    fusion = ScoreFusionClassifier([("logistic", LogisticRegression()), ("bayes", GaussianNB())], cv=SpeakerHalves())
+    assert len(fusion.fit(X, y, groups=speakers).cv_results_["score"]) == 11
+
+
 # -- errors ----------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 import glob
 import os
+import pickle
 import shutil
 import signal
 import socket
@@ -10,13 +11,15 @@ import sys
 import tempfile
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import optuna
 import pytest
+from optuna.storages._heartbeat import is_heartbeat_enabled
 
 from sklearn_ser.datasets import make_synthetic_corpus
-from sklearn_ser.model_selection import make_storage
+from sklearn_ser.model_selection import _storage, make_storage
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
@@ -34,6 +37,34 @@ SLOW_WORKER = textwrap.dedent(
     def space(trial):
         time.sleep(0.3)
         return {"svc__C": trial.suggest_float("svc__C", 0.01, 100, log=True)}
+
+    rng = np.random.default_rng(0)
+    y = np.arange(20) % 2
+    X = [rng.normal(label, size=(10, 3)) for label in y]
+    OptunaSearch(make_pipeline(SequencePooling(), SVC()), space, n_trials=int(sys.argv[3]), cv=2,
+                 storage=sys.argv[1], study_name=sys.argv[2], refit=False).fit(X, y)
+    """
+)
+
+
+# A worker whose trials draw their parameter, then sleep argv[4] seconds, with
+# a heartbeat every second: a trial of a killed worker is stale after 3 s.
+HEARTBEAT_WORKER = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import SVC
+    from sklearn_ser.features import SequencePooling
+    from sklearn_ser.model_selection import OptunaSearch, _storage
+
+    _storage.HEARTBEAT_SECONDS = 1
+
+    def space(trial):
+        params = {"svc__C": trial.suggest_float("svc__C", 0.01, 100, log=True)}
+        if getattr(getattr(trial, "study", None), "study_name", None) == sys.argv[2]:  # a trial of the study
+            time.sleep(float(sys.argv[4]))
+        return params
 
     rng = np.random.default_rng(0)
     y = np.arange(20) % 2
@@ -138,6 +169,66 @@ def test_a_killed_worker_loses_no_finished_trial(tmp_path):
     after = finished_trials(storage, "killed")
     assert len(after) == len(before) + 2
     assert [(t.number, t.value) for t in after[: len(before)]] == [(t.number, t.value) for t in before]
+
+
+def trials_in(storage, study, *states):
+    try:
+        loaded = optuna.load_study(study_name=study, storage=make_storage(storage))
+    except KeyError:
+        return []
+    return loaded.get_trials(states=states or None)
+
+
+def test_the_trial_of_a_killed_worker_is_failed_and_retried_by_a_rerun(tmp_path):
+    storage = f"journal:{tmp_path / 'study.log'}"
+    worker = subprocess.Popen([sys.executable, "-c", HEARTBEAT_WORKER, storage, "stale", "3", "600"])
+    try:
+        deadline = time.monotonic() + 120
+        while not trials_in(storage, "stale", optuna.trial.TrialState.RUNNING):
+            if time.monotonic() > deadline:
+                pytest.fail("the worker started no trial in 120 s")
+            time.sleep(0.2)
+        time.sleep(1.5)  # a heartbeat or two
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    [killed] = trials_in(storage, "stale", optuna.trial.TrialState.RUNNING)
+    time.sleep(3.5)  # the grace period (3 heartbeats) passes
+    run_workers([[sys.executable, "-c", HEARTBEAT_WORKER, storage, "stale", "3", "0"]])
+    trials = trials_in(storage, "stale")
+    assert trials[killed.number].state == optuna.trial.TrialState.FAIL
+    assert len([trial for trial in trials if trial.state in FINISHED]) == 3
+    assert all(trial.state.is_finished() for trial in trials)  # nothing left running or waiting
+    [retry] = [trial for trial in trials if trial.system_attrs.get("failed_trial") == killed.number]
+    assert retry.state == optuna.trial.TrialState.COMPLETE and retry.params == killed.params
+
+
+def test_a_running_trial_that_sends_its_heartbeat_is_never_stale(tmp_path, monkeypatch):
+    monkeypatch.setattr(_storage, "HEARTBEAT_SECONDS", 1)
+    path = tmp_path / "study.log"
+    study = optuna.create_study(storage=make_storage(f"journal:{path}"), study_name="alive", direction="maximize")
+    other = optuna.load_study(study_name="alive", storage=make_storage(f"journal:{path}"))  # another worker
+
+    def objective(trial):
+        time.sleep(4)  # longer than the grace period, 3 s
+        optuna.storages.fail_stale_trials(other)
+        return 1.0
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.optimize(objective, n_trials=1)
+    assert [trial.state for trial in other.trials] == [optuna.trial.TrialState.COMPLETE]
+    beats = [line for line in path.read_text().splitlines() if _storage.HEARTBEAT_ATTR in line]
+    assert len(beats) >= 4
+
+
+def test_a_journal_storage_with_a_heartbeat_pickles_in_a_fresh_process(tmp_path, monkeypatch):
+    storage = make_storage(f"journal:{tmp_path / 'study.log'}")
+    data = pickle.dumps(storage)
+    monkeypatch.delitem(vars(_storage), "HeartbeatJournalStorage")  # as in a process that has not made one
+    copy = pickle.loads(data)
+    assert is_heartbeat_enabled(copy) and copy.get_heartbeat_interval() == _storage.HEARTBEAT_SECONDS
+    assert copy.get_all_studies() == []
 
 
 def _postgres_bin(name):

@@ -9,6 +9,8 @@ from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, _routi
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _is_arraylike_not_scalar, _num_samples, check_is_fitted
 
+from .._sampling_rates import audio_readers, reading_rate
+
 _PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
 
 
@@ -39,7 +41,9 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     ----------
     estimator : estimator
         Classifier (or pipeline ending in one) taking the augmenter's
-        output: waveforms at the augmenter's ``sr``.
+        output: waveforms at the augmenter's ``sr``. Its steps that read
+        audio (those with an ``sr``, such as :class:`~sklearn_ser.features.MFCC`)
+        must read at that rate: :meth:`fit` refuses them otherwise.
     augmenter : sampler
         Object with ``fit_resample(X, y)`` returning the augmented ``X`` and
         ``y``, and a ``sample_indices_`` attribute afterwards when metadata
@@ -109,8 +113,15 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        ValueError
+            If a step of ``estimator`` reads audio at another sampling rate
+            than the augmenter's ``sr``, naming the step and both rates.
         """
         self._validate_params()
+        self._check_rates(self.estimator)
         if _routing_enabled():
             fit_params = process_routing(self, "fit", **fit_params).estimator.fit
         n_samples = _num_samples(X)
@@ -126,7 +137,9 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             key: _safe_indexing(value, self.augmenter_.sample_indices_) if key in per_sample else value
             for key, value in fit_params.items()
         }
-        self.estimator_ = clone(self.estimator).fit(X_res, y_res, **fit_params)
+        estimator = clone(self.estimator).fit(X_res, y_res, **fit_params)
+        self._check_rates(estimator)  # the rates that steps know once fitted (a SpeechEmbedder's model rate)
+        self.estimator_ = estimator
         return self
 
     @property
@@ -214,6 +227,23 @@ class AugmentedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         for method in _PREDICT_METHODS:
             mapping.add(caller=method, callee=method)
         return MetadataRouter(owner=self).add(estimator=self.estimator, method_mapping=mapping)
+
+    def _check_rates(self, estimator):
+        """Refuse an estimator whose audio steps read at another rate than the augmenter's waveforms have."""
+        rate = reading_rate(self.augmenter)
+        if rate is None:
+            return
+        for path, step, step_rate in audio_readers(estimator, "estimator"):
+            if step_rate == rate:
+                continue
+            settable = "[" not in path and "sr" in step.get_params(deep=False)
+            remedy = f"augmenter__sr={step_rate}" + (f" or {path}__sr={rate}" if settable else "")
+            raise ValueError(
+                f"AugmentedClassifier's augmenter ({type(self.augmenter).__name__}) makes waveforms at "
+                f"sr={rate} Hz, but the estimator's step {path!r} ({type(step).__name__}) reads them as audio at "
+                f"sr={step_rate} Hz: it would compute its features from audio at the wrong rate. Give both the "
+                f"same rate, e.g. {remedy}."
+            )
 
     def _delegate(self, method, X, params):
         check_is_fitted(self)

@@ -1,5 +1,7 @@
 """Corpora named by kind, as the command line spells them: ``KIND:PATH``."""
 
+import inspect
+import warnings
 from pathlib import Path
 
 from ._crema_d import load_crema_d
@@ -8,14 +10,24 @@ from ._labels import _apply_labels, _check_labels
 from ._manifest import load_manifest
 from ._ravdess import load_ravdess
 from ._savee import load_savee
-from ._synthetic import MANIFEST_NAME, load_synthetic, make_synthetic_corpus
+from ._synthetic import MANIFEST_NAME, check_corpus_folder, load_synthetic, make_synthetic_corpus
 from ._tess import load_tess
 
 
 def _synthetic(root, *, labels="original"):
+    """The synthetic corpus at ``root``; the default one, written there first (with a warning) if it holds none."""
     _check_labels(labels)
     if (Path(root) / MANIFEST_NAME).exists():
         return load_synthetic(root, labels=labels)
+    check_corpus_folder(Path(root).expanduser().absolute())  # a folder of other files is refused, before the warning
+    defaults = {name: p.default for name, p in inspect.signature(make_synthetic_corpus).parameters.items()}
+    n_files = defaults["n_speakers"] * defaults["n_words"] * len(defaults["emotions"])
+    warnings.warn(
+        f"No synthetic corpus in '{root}' (no {MANIFEST_NAME}): writing a new one there, {n_files} files. "
+        "If you meant an existing corpus, check the path.",
+        UserWarning,
+        stacklevel=3,
+    )
     return _apply_labels(make_synthetic_corpus(root), labels)
 
 
@@ -47,7 +59,8 @@ def load_corpus(spec, *, labels="original"):
         - ``crema-d``: CREMA-D, read with :func:`load_crema_d`;
         - ``synthetic``: the synthetic corpus at PATH, read with
           :func:`load_synthetic`, writing the default one there first if
-          PATH holds none;
+          PATH holds none (with a warning: a mistyped path makes a new
+          corpus), and is new or empty;
         - ``manifest``: the files listed in the CSV file PATH (columns
           ``path,label[,speaker][,text]``), read with :func:`load_manifest`.
 

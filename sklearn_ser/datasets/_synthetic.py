@@ -6,13 +6,17 @@ loads the corpus back.
 """
 
 import numbers
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from .._file_kinds import NotOurFileError
 from .._files import atomic_write, write_text_atomically
 from ._base import COMMON_COLUMNS, EMOTIONS_TESS, _as_object_strings, _check_root
 from ._labels import _apply_labels, _check_labels
@@ -21,6 +25,13 @@ from ._voice import _MAX_WORDS, _draw_parameters, _emotion_profile, _make_speake
 MANIFEST_NAME = "manifest.csv"
 _MANIFEST_COLUMNS = ("path", "label", "speaker", "text", "gender")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+# A file of a synthetic corpus, relative to its folder: SPEAKER_emotion/SPEAKER_word_emotion.wav.
+_OWN_AUDIO = re.compile(r"([FM]\d{2,})_([A-Za-z0-9][A-Za-z0-9-]*)/\1_[A-Za-z]+_\2\.wav")
+# The folder a corpus is written to before its files take their places (ignored when judging what a folder holds).
+_STAGING_PREFIX = ".synthetic-corpus."
+_STAGING = re.compile(re.escape(_STAGING_PREFIX) + r"[A-Za-z0-9_]+\.tmp")
+# A temporary file that atomic_write left beside a corpus file (corpora were once written in place).
+_OWN_TEMPORARY = re.compile(r"(?:.*/)?\.(?:manifest\.csv|[^/]+\.wav)\.[a-z0-9_]{8}\.tmp")
 
 
 def _check_positive_int(value, name, minimum):
@@ -93,8 +104,13 @@ def make_synthetic_corpus(
 
     The layout follows TESS: ``root/<SPEAKER>_<emotion>/<SPEAKER>_<word>_<emotion>.wav``
     (16-bit PCM), plus ``root/manifest.csv`` listing the files, which
-    :func:`load_synthetic` reads. Existing files of the same names are
-    overwritten.
+    :func:`load_synthetic` reads. ``root`` must be new, empty, or hold a
+    synthetic corpus and nothing else: that corpus is then replaced, its
+    files that the new one does not have removed. Any other file is never
+    replaced or removed: a folder holding one is refused. The files are
+    written to a hidden folder in ``root`` first and take their places once
+    all are written, the manifest last: an interrupted call leaves ``root``
+    as it was.
 
     Parameters
     ----------
@@ -125,7 +141,11 @@ def make_synthetic_corpus(
     ValueError
         If ``n_speakers`` or ``n_words`` is below 1, ``n_words`` is above
         100000, ``sr`` is below 8000, or ``emotions`` is empty, repeats a
-        label or holds a label unfit for a file name.
+        label or holds a label unfit for a file name; or if ``root`` holds
+        files that are not a synthetic corpus's (a ``NotOurFileError``,
+        naming one), before anything is written.
+    NotADirectoryError
+        If ``root`` exists and is not a folder.
 
     See Also
     --------
@@ -159,7 +179,19 @@ def make_synthetic_corpus(
     rng = _as_generator(random_state)
 
     root = Path(root).expanduser().absolute()
+    check_corpus_folder(root)
     root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=_STAGING_PREFIX, suffix=".tmp"))
+    try:
+        rows = _write_corpus(staging, n_speakers, n_words, emotions, sr, rng)
+        _install(staging, root, [row[0] for row in rows])
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # empty once installed; the partial corpus of a failure
+    return load_synthetic(root)
+
+
+def _write_corpus(root, n_speakers, n_words, emotions, sr, rng):
+    """Write the audio files and the manifest of the corpus to the new folder ``root``; its manifest's rows."""
     profiles = {emotion: _emotion_profile(emotion, rng) for emotion in emotions}
     speakers = [_make_speaker(index, emotions, rng) for index in range(n_speakers)]
     words = _make_words(n_words, rng)
@@ -182,7 +214,94 @@ def make_synthetic_corpus(
                 rows.append((relative_path, emotion, speaker.name, text, speaker.gender))
     manifest = pd.DataFrame(rows, columns=list(_MANIFEST_COLUMNS))
     write_text_atomically(root / MANIFEST_NAME, manifest.to_csv(index=False, lineterminator="\n"), replaces="manifest")
-    return load_synthetic(root)
+    return rows
+
+
+def _install(staging, root, files):
+    """Move the corpus written in ``staging`` into ``root``, the manifest last; remove the old corpus's other files.
+
+    ``root`` is checked again first (see :func:`check_corpus_folder`): what
+    is replaced or removed is the old corpus's. The staging folders of other
+    writers (running, or killed) are left alone.
+    """
+    old = check_corpus_folder(root)
+    for relative in files:
+        (root / relative).parent.mkdir(exist_ok=True)
+        os.replace(staging / relative, root / relative)
+    os.replace(staging / MANIFEST_NAME, root / MANIFEST_NAME)
+    for relative in sorted(set(old) - set(files)):
+        (root / relative).unlink(missing_ok=True)
+        if (root / relative).parent != root and not any((root / relative).parent.iterdir()):
+            (root / relative).parent.rmdir()
+
+
+def check_corpus_folder(root):
+    """Refuse ``root`` as a place to write a synthetic corpus unless it is absent, empty, or holds one alone.
+
+    Returns
+    -------
+    files : list of str
+        The audio files of the corpus ``root`` holds, relative to it (none
+        for a folder that is absent or empty). Besides them, its manifest,
+        their folders, and the temporary files and folders that writers of
+        a corpus left.
+
+    Raises
+    ------
+    NotADirectoryError
+        If ``root`` exists and is not a folder.
+    NotOurFileError
+        A ``ValueError``: if ``root`` holds anything else, naming it.
+    """
+    root = Path(root)
+    if not root.exists():
+        return []
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root} exists and is not a folder; a synthetic corpus is written to a folder.")
+    entries = [entry for entry in root.iterdir() if not (_STAGING.fullmatch(entry.name) and entry.is_dir())]
+    if not entries:
+        return []
+    listed = _own_manifest(root)
+    if listed is None:
+        example = min(entry.name for entry in entries)
+        raise NotOurFileError(
+            f"{root} is not empty and holds no synthetic corpus (no manifest.csv written by make_synthetic_corpus; "
+            f"it holds '{example}'{_and_more(len(entries))}). A synthetic corpus is written only to a new or empty "
+            "folder, or over a synthetic corpus: choose another folder; nothing was written."
+        )
+    own = {MANIFEST_NAME, *listed, *(relative.split("/")[0] for relative in listed)}
+    strangers = sorted(
+        relative
+        for relative in (path.relative_to(root).as_posix() for path in root.rglob("*"))
+        if relative not in own and not _OWN_TEMPORARY.fullmatch(relative) and not _STAGING.match(relative)
+    )
+    if strangers:
+        raise NotOurFileError(
+            f"{root} holds a synthetic corpus and other files, e.g. '{strangers[0]}'{_and_more(len(strangers))}; "
+            "they are never replaced or removed: choose another folder, or move them out first; nothing was written."
+        )
+    return listed
+
+
+def _own_manifest(root):
+    """The files listed by ``root``'s manifest if make_synthetic_corpus wrote it (its columns and names), else None."""
+    path = root / MANIFEST_NAME
+    if not path.is_file() or path.is_symlink():
+        return None
+    try:
+        manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError):  # pandas' ParserError and EmptyDataError are ValueErrors
+        return None
+    if tuple(manifest.columns) != _MANIFEST_COLUMNS:
+        return None
+    listed = manifest["path"].tolist()
+    if not all(_OWN_AUDIO.fullmatch(relative) for relative in listed):
+        return None
+    return listed
+
+
+def _and_more(count):
+    return f" and {count - 1} more" if count > 1 else ""
 
 
 def _read_manifest(root):

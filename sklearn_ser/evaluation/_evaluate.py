@@ -23,9 +23,8 @@ from sklearn.metrics import (
     precision_score,
     recall_score,
 )
-from sklearn.utils.metadata_routing import get_routing_for_object
 
-from .._routing import consumed
+from .._routing import consumed, split
 from ..datasets import corpus_arrays
 from ..model_selection import protocol_split
 
@@ -139,8 +138,9 @@ def evaluate(
     protocol : str or cross-validation splitter, default="speaker"
         ``"random"``, ``"speaker"``, ``"text"``, ``"speaker+text"`` or
         ``"cross-corpus"`` (see :func:`sklearn_ser.model_selection.protocol_split`),
-        or a splitter, which then gets the speakers as ``groups`` if it
-        uses groups.
+        or a splitter, which then gets the speakers (when the corpus has a
+        ``speaker`` column) as ``groups`` if its ``split`` takes them,
+        whether or not it requests them under metadata routing.
     scoring : sequence of str, default=("accuracy", "balanced_accuracy", "f1_macro")
         Metrics computed from the predictions of each fold, among
         ``accuracy``, ``balanced_accuracy`` (unweighted average recall),
@@ -172,7 +172,10 @@ def evaluate(
     (such as :class:`~sklearn_ser.features.SpeakerNormalizer`), and as
     ``groups`` to steps whose ``fit`` requests it (e.g. an
     :class:`~sklearn_ser.models.LSTMClassifier` with early stopping whose
-    validation split holds out whole speakers).
+    validation split holds out whole speakers, after
+    ``set_fit_request(groups=True)``); an estimator whose ``fit`` takes
+    ``groups`` without requesting it does not get them. The splitter gets
+    them in any case.
 
     Examples
     --------
@@ -201,10 +204,13 @@ def evaluate(
         protocol_name = protocol
     else:
         cv, protocol_name = protocol, type(protocol).__name__
-        groups = metadata.get("speaker") if get_routing_for_object(cv).consumes("split", ["groups"]) else None
-    splits = list(cv.split(X, y, groups))
-    speakers = corpus["speaker"].to_numpy(dtype=object)
-    fold_names = [_fold_name(speakers[train], speakers[test], k) for k, (train, test) in enumerate(splits)]
+        groups = metadata.get("speaker")
+    splits = split(cv, X, y, groups)
+    speakers = metadata.get("speaker")
+    fold_names = [
+        f"fold {k + 1}" if speakers is None else _fold_name(speakers[train], speakers[test], k)
+        for k, (train, test) in enumerate(splits)
+    ]
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_fit_and_predict)(clone(estimator), X, y, train, test, metadata) for train, test in splits
     )

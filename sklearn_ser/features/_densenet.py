@@ -158,7 +158,7 @@ class DenseNetEmbedder(
         "pooling": [StrOptions({"mean"}), None],
         "segment_frames": [Interval(Integral, 1, None, closed="left")],
         "segment_hop": [Interval(Integral, 1, None, closed="left")],
-        "image_size": [Interval(Integral, 1, None, closed="left"), None],
+        "image_size": [Interval(Integral, MIN_IMAGE_SIDE, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
         "random_state": ["random_state"],
@@ -267,6 +267,11 @@ class DenseNetEmbedder(
     def _check_params(self):
         if self.device != "auto":
             parse_device(self.device)
+        if self.segment_hop > self.segment_frames:
+            raise ValueError(
+                f"segment_hop={self.segment_hop} is larger than segment_frames={self.segment_frames}: "
+                "frames between segments would be left out."
+            )
 
     def _image_shape(self):
         """Height and width of the images fed to the network; checks them."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.pipeline import FeatureUnion
+from sklearn.utils._param_validation import Interval
 
+from .._sampling_rates import check_shared_waveform_rate
 from .._sequences import FeatureSequences, SequenceOutputMixin, holds_sequences
 
 
@@ -22,6 +26,12 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
     the functionals of :class:`EGeMAPS`): its row is repeated on every frame
     of the utterance, so that a sequence model sees the whole utterance's
     summary beside each frame.
+
+    Transformers that read audio at different sampling rates (e.g.
+    ``MFCC(sr=16000)`` and ``EGeMAPSFrames(sr=8000)``) may share audio file
+    paths, which each decodes and resamples to its own rate, but not
+    waveforms: a waveform has a single rate, so the union refuses waveforms
+    then, with a ``ValueError`` naming two such transformers.
 
     It is a :class:`~sklearn.pipeline.FeatureUnion` in every other way:
     parameters, ``n_jobs``, metadata routing and feature names
@@ -81,6 +91,15 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
            [ 4., 15.]], dtype=float32)
     """
 
+    _parameter_constraints = {
+        "transformer_list": [list],
+        "max_frame_difference": [Interval(Integral, 0, None, closed="left")],
+        "repeat_tables": ["boolean"],
+        "n_jobs": [Integral, None],
+        "verbose": ["boolean"],
+        "verbose_feature_names_out": ["boolean"],
+    }
+
     def __init__(
         self,
         transformer_list,
@@ -118,7 +137,9 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
         -------
         self : object
         """
+        self._validate_params()
         self._check_transformers()
+        self._check_rates(X)
         return super().fit(X, y, **params)
 
     def fit_transform(self, X, y=None, **params):
@@ -137,8 +158,27 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
         -------
         sequences : FeatureSequences
         """
+        self._validate_params()
         self._check_transformers()
+        self._check_rates(X)
         return super().fit_transform(X, y, **params)
+
+    def transform(self, X, **params):
+        """Join the sequences of the fitted transformers.
+
+        Parameters
+        ----------
+        X : sequence of paths, waveforms or sequences
+            What the transformers take.
+        **params
+            Metadata routed to the transformers.
+
+        Returns
+        -------
+        sequences : FeatureSequences
+        """
+        self._check_rates(X)
+        return super().transform(X, **params)
 
     @property
     def n_features_in_(self):
@@ -154,6 +194,12 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
         return next(transformer for _, transformer, _ in self._iter())
 
     def _check_transformers(self):
+        for index, item in enumerate(self.transformer_list):
+            if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)):
+                raise ValueError(
+                    f"transformer_list must be a list of (name, transformer) tuples; transformer_list[{index}] "
+                    f"is {item!r}."
+                )
         if all(isinstance(transformer, str) and transformer == "drop" for _, transformer in self.transformer_list):
             raise ValueError("Every transformer of the SequenceUnion is 'drop': there are no sequences to join.")
         for name, transformer in self.transformer_list:
@@ -162,6 +208,10 @@ class SequenceUnion(SequenceOutputMixin, FeatureUnion):
                     f"SequenceUnion joins the sequences of transformers; {name!r} is {transformer!r}, "
                     "which it does not support."
                 )
+
+    def _check_rates(self, X):
+        parts = [(name, transformer) for name, transformer in self.transformer_list if not isinstance(transformer, str)]
+        check_shared_waveform_rate(X, parts, owner="SequenceUnion", part_kind="transformer")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

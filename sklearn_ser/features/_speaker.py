@@ -88,6 +88,7 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
 
     __metadata_request__fit = {"speaker": True}
     __metadata_request__transform = {"speaker": True}
+    _parameter_constraints = {}
 
     def __init__(self):
         pass
@@ -108,6 +109,7 @@ class SpeakerNormalizer(SequenceOutputMixin, TransformerMixin, BaseEstimator):
         -------
         self : object
         """
+        self._validate_params()
         items, _ = self._check_items(X, reset=True)
         speaker = self._check_speaker(speaker, len(items))
         self.mean_, self.scale_ = frame_statistics(items)

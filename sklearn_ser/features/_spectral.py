@@ -152,6 +152,16 @@ class _MelParamsMixin:
             raise ValueError(f"fmax={self.fmax} exceeds the Nyquist frequency sr/2={nyquist:g}.")
         if self.fmin >= fmax:
             raise ValueError(f"fmin={self.fmin} must be below fmax={fmax:g}.")
+        if not callable(self.window):
+            import scipy.signal
+
+            try:
+                scipy.signal.get_window(self.window, self.win_length or self.n_fft, fftbins=True)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(
+                    f"window={self.window!r} is not a window of scipy.signal.get_window (e.g. 'hann', 'hamming', "
+                    f"('kaiser', 8.0)): {exc}"
+                ) from exc
 
     def _analysis_seconds(self):
         return self.n_fft / self.sr

@@ -523,7 +523,13 @@ class SpeechEmbedder(TableOutputMixin, AudioFeatureTransformer):
         ------
         OSError
             If ``model`` cannot be found (offline: neither a folder nor in
-            the Hugging Face cache), naming it and how to get it.
+            the Hugging Face cache), naming it and how to get it. An
+            ``UnreadableWeightsError``, an ``OSError`` naming the model and
+            the file, if a file of the model is there but cannot be read:
+            weights truncated or damaged (``model.safetensors``,
+            ``pytorch_model.bin``) or holding none of the encoder's, a
+            ``config.json`` or ``preprocessor_config.json`` that is not
+            JSON; or if ``model`` names one of its files, not its folder.
         ValueError
             If ``layer`` is out of the model's range, ``max_duration``
             exceeds Whisper's 30 s, or the model is not a supported encoder.

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from ._whisper import UnreadableWeightsError, load_whisper_encoder
+from ._whisper import UnreadableWeightsError, checkpoint_file, first_weight_file, load_whisper_encoder
 
 SUPPORTED_MODEL_TYPES = ("wav2vec2", "hubert", "wavlm", "whisper")
 # Config entries that say where a model came from, not what it computes.
@@ -44,16 +44,28 @@ def load_encoder(model, *, local_files_only):
     OSError
         If the model or its feature extractor cannot be found, naming the
         model and how to get it.
+    UnreadableWeightsError
+        An ``OSError``: if a file of the model exists but cannot be read (its
+        weights truncated or damaged, or holding none of the encoder's; its
+        ``config.json`` or ``preprocessor_config.json`` not JSON), or if
+        ``model`` is a file rather than the model's folder; naming the model
+        and the file.
     ValueError
         If the model is not one of :data:`SUPPORTED_MODEL_TYPES`.
     """
     transformers = import_transformers()
     name = os.fspath(model)
     options = {"local_files_only": local_files_only}
+    if os.path.isfile(name):
+        raise UnreadableWeightsError(
+            f"model={name!r} is a file: model= names the folder that save_pretrained wrote (e.g. "
+            f"'{os.path.dirname(os.path.abspath(name))}', the folder of this file) or a Hugging Face Hub id."
+        )
     try:
         config = transformers.AutoConfig.from_pretrained(name, **options)
     except (OSError, ValueError) as exc:  # ValueError: a folder without a config.json
-        raise OSError(_unavailable(name, local_files_only, "no model", exc)) from exc
+        damaged = _damaged_json(name, "config.json", local_files_only)
+        raise damaged or OSError(_unavailable(name, local_files_only, "no model", exc)) from exc
     if config.model_type not in SUPPORTED_MODEL_TYPES:
         raise ValueError(
             f"model={name!r} is a {config.model_type!r} model; SpeechEmbedder runs the encoders of "
@@ -63,16 +75,68 @@ def load_encoder(model, *, local_files_only):
         if config.model_type == "whisper":
             encoder = load_whisper_encoder(name, config, **options)
         else:
-            encoder = transformers.AutoModel.from_pretrained(name, config=config, **options)
-    except UnreadableWeightsError:
+            encoder, loading = transformers.AutoModel.from_pretrained(
+                name, config=config, output_loading_info=True, **options
+            )
+            _check_weights_loaded(name, encoder, loading, local_files_only)
+    except (UnreadableWeightsError, ImportError, MemoryError):
         raise
-    except OSError as exc:
+    except Exception as exc:  # safetensors' SafetensorError, pickle's UnpicklingError, EOFError, a size mismatch
+        weights = first_weight_file(name, local_files_only=local_files_only)
+        if weights is not None:
+            raise UnreadableWeightsError(
+                f"model={name!r}: the weights in '{weights}' cannot be read ({type(exc).__name__}: "
+                f"{_first_sentence(exc)}); the file is damaged or incomplete: save or download the model again."
+            ) from exc
+        if not isinstance(exc, OSError):
+            raise
         raise OSError(_unavailable(name, local_files_only, "no weights", exc)) from exc
     try:
         feature_extractor = transformers.AutoFeatureExtractor.from_pretrained(name, **options)
     except OSError as exc:
-        raise OSError(_unavailable(name, local_files_only, "no feature extractor", exc)) from exc
+        damaged = _damaged_json(name, "preprocessor_config.json", local_files_only)
+        raise damaged or OSError(_unavailable(name, local_files_only, "no feature extractor", exc)) from exc
     return encoder.float().eval(), feature_extractor
+
+
+def _check_weights_loaded(name, encoder, loading, local_files_only):
+    """Refuse an encoder none of whose weights came from the checkpoint (``transformers`` only reports it)."""
+    expected = set(encoder.state_dict())
+    if expected and expected <= set(loading.get("missing_keys", ())):
+        weights = first_weight_file(name, local_files_only=local_files_only)
+        raise UnreadableWeightsError(
+            f"model={name!r}: '{weights}' holds none of the {type(encoder).__name__}'s weights "
+            f"({len(expected)} missing): it is not this model's checkpoint; save or download the model again."
+        )
+
+
+def _damaged_json(name, filename, local_files_only):
+    """The error for the file ``filename`` of ``name`` if it exists but is not JSON; None otherwise."""
+    path = checkpoint_file(name, filename, local_files_only=local_files_only)
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            content = fh.read()
+        json.loads(content)
+    except OSError:
+        return None  # unreadable by anyone: transformers' error says why
+    except ValueError as exc:
+        reason = "the file is empty" if not content.strip() else f"{type(exc).__name__}: {exc}"
+        return UnreadableWeightsError(
+            f"model={name!r}: '{path}' cannot be read, it is not JSON ({reason}); the file is damaged: "
+            "save or download the model again."
+        )
+    return None
+
+
+def _first_sentence(exc):
+    """The first sentence of ``exc``'s message, on one line (torch's unpickling errors run on for paragraphs)."""
+    text = " ".join(str(exc).split())
+    if not text and isinstance(exc, EOFError):
+        return "the file ends too soon"
+    sentence = text.split(". ", 1)[0].rstrip(".")
+    return sentence[:200] or "no details"
 
 
 def _unavailable(name, local_files_only, missing, exc):

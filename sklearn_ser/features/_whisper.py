@@ -32,7 +32,12 @@ _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_m
 
 
 class UnreadableWeightsError(OSError):
-    """A checkpoint's weight file exists but cannot be read (truncated, damaged, or not weights)."""
+    """A checkpoint's file exists but cannot be read (truncated, damaged, or not what its name says).
+
+    The weights, which hold none of the encoder's, or its ``config.json`` or
+    ``preprocessor_config.json``; or a file of the checkpoint given as
+    ``model=`` in place of its folder. The message names the model and the file.
+    """
 
 
 def load_whisper_encoder(name, config, *, local_files_only):
@@ -72,24 +77,43 @@ def load_whisper_encoder(name, config, *, local_files_only):
     return encoder
 
 
-def _weight_files(name, local_files_only):
-    """The first weight file of ``name`` that exists, and the files holding its tensors."""
+def checkpoint_file(name, filename, *, local_files_only):
+    """The local path of the file ``filename`` of checkpoint ``name`` (a folder or a Hub id), or None if it has none."""
     from transformers.utils import cached_file
 
+    return cached_file(
+        name,
+        filename,
+        local_files_only=local_files_only,
+        _raise_exceptions_for_missing_entries=False,
+        _raise_exceptions_for_connection_errors=False,
+    )
+
+
+def first_weight_file(name, *, local_files_only):
+    """The first weight file of ``name`` that exists (see ``_WEIGHT_FILES``), or None."""
     for filename in _WEIGHT_FILES:
-        path = cached_file(
-            name,
-            filename,
-            local_files_only=local_files_only,
-            _raise_exceptions_for_missing_entries=False,
-            _raise_exceptions_for_connection_errors=False,
-        )
+        path = checkpoint_file(name, filename, local_files_only=local_files_only)
+        if path is not None:
+            return path
+    return None
+
+
+def _weight_files(name, local_files_only):
+    """The first weight file of ``name`` that exists, and the files holding its tensors."""
+    for filename in _WEIGHT_FILES:
+        path = checkpoint_file(name, filename, local_files_only=local_files_only)
         if path is None:
             continue
         if not filename.endswith(".index.json"):
             return path, [path]
-        with open(path, encoding="utf-8") as fh:
-            shards = sorted({shard for key, shard in json.load(fh)["weight_map"].items() if _encoder_key(key)})
+        try:
+            with open(path, encoding="utf-8") as fh:
+                shards = sorted({shard for key, shard in json.load(fh)["weight_map"].items() if _encoder_key(key)})
+        except (ValueError, KeyError, AttributeError, TypeError) as exc:  # not JSON, or not a weight map
+            raise UnreadableWeightsError(
+                f"model={name!r}: the index of its weights '{path}' cannot be read ({type(exc).__name__}: {exc})."
+            ) from exc
         folder = os.path.dirname(path)
         return path, [os.path.join(folder, shard) for shard in shards]
     raise OSError(f"model={name!r} has none of the weight files {', '.join(_WEIGHT_FILES)}.")

@@ -16,20 +16,20 @@ import numpy as np
 import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.exceptions import FitFailedWarning, NotFittedError
-from sklearn.metrics import check_scoring
+from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, get_tags, indexable
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, get_routing_for_object, process_routing
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from .._routing import consumed
+from .._routing import consumed, split, splitter_routing
 from ..models import EpochwiseClassifier
 from ._spaces import DefaultSearchSpace
-from ._storage import in_memory_copy, make_storage
+from ._storage import in_memory_copy, make_storage, password_hidden
 
 _PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
 
@@ -227,7 +227,7 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         "n_trials": [Interval(Integral, 1, None, closed="left")],
         "timeout": [Interval(Real, 0, None, closed="neither"), None],
         "cv": ["cv_object"],
-        "scoring": [str, callable, None],
+        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
         "sampler": [HasMethods(["sample_relative", "sample_independent"]), None],
         "pruner": [HasMethods(["prune"]), None],
         "storage": [str, HasMethods(["create_new_study"]), None],
@@ -307,7 +307,7 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         routed = self._route_fit_metadata(n_samples, groups, fit_params)
         metadata = routed["estimator"]["fit"]
         cv = check_cv(self.cv, y, classifier=True)
-        folds = list(cv.split(X, y, **routed["splitter"]["split"]))
+        folds = split(cv, X, y, **routed["splitter"]["split"])
         self.n_splits_ = len(folds)
         space = DefaultSearchSpace(self.estimator) if self.search_space is None else self.search_space
         scorer = check_scoring(self.estimator, scoring=self.scoring)
@@ -456,6 +456,10 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def get_metadata_routing(self):
         """Route ``groups`` to the splitter and metadata to the estimator.
 
+        The splitter requests ``groups`` whenever its ``split`` takes them
+        (as :meth:`fit` gives them), so that an outer cross-validation passes
+        them on even to a group splitter that does not request them itself.
+
         Returns
         -------
         routing : sklearn.utils.metadata_routing.MetadataRouter
@@ -467,7 +471,7 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             MetadataRouter(owner=self)
             .add(estimator=self.estimator, method_mapping=estimator_mapping)
             .add(
-                splitter=check_cv(self.cv, classifier=True),
+                splitter=splitter_routing(check_cv(self.cv, classifier=True)),
                 method_mapping=MethodMapping().add(caller="fit", callee="split"),
             )
         )
@@ -496,11 +500,16 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return optuna.samplers.TPESampler(seed=seed)
 
     def _route_fit_metadata(self, n_samples, groups, fit_params):
-        """``process_routing`` of the metadata of :meth:`fit`, checked to hold one value per sample.
+        """The metadata of :meth:`fit` for the estimator and for the splitter, checked to hold one value per sample.
 
-        ``groups`` that neither the splitter nor a step requests is ignored,
-        as scikit-learn's searches do; any other metadata that nothing
-        requests is an error.
+        ``groups`` is the splitter's whatever the estimator is (see
+        :func:`~sklearn_ser._routing.split`), and the estimator's only where
+        it requests it: outside ``process_routing``, so that an estimator
+        whose ``fit`` takes ``groups`` without requesting it (an
+        :class:`~sklearn_ser.models.LSTMClassifier`) does not make it
+        "unset" metadata. Groups that nothing uses are ignored, as
+        scikit-learn's searches do; any other metadata that nothing
+        requests is an error (``process_routing``'s).
         """
         metadata = {
             key: np.asarray(value) for key, value in {"groups": groups, **fit_params}.items() if value is not None
@@ -508,10 +517,13 @@ class OptunaSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         for key, value in metadata.items():
             if len(value) != n_samples:
                 raise ValueError(f"{key} has {len(value)} values but X has {n_samples} samples.")
+        groups = metadata.pop("groups", None)
         with sklearn.config_context(enable_metadata_routing=True):
-            if "groups" in metadata and not get_routing_for_object(self).consumes("fit", ["groups"]):
-                del metadata["groups"]
-            return process_routing(self, "fit", **metadata)
+            routed = process_routing(self, "fit", **metadata)
+            estimator_metadata = dict(routed["estimator"]["fit"])
+            if groups is not None:
+                estimator_metadata.update(consumed(self.estimator, "fit", {"groups": groups}))
+        return {"estimator": {"fit": estimator_metadata}, "splitter": {"split": {"groups": groups}}}
 
     def _study_record(self, space, cv, folds):
         """What a named study optimises, as recorded in its user attributes: the same in every process."""
@@ -639,7 +651,7 @@ def _changed_parameters(stored, new):
 
 
 def _refuse(study, storage, field, stored, new):
-    where = f" in storage {storage!r}" if isinstance(storage, str) else ""
+    where = f" in storage {password_hidden(storage)!r}" if isinstance(storage, str) else ""
     verb = "are" if field.endswith("parameters") else "is"
     raise ValueError(
         f"Study {study.study_name!r}{where} was created for another search: its {field} {verb} {stored!r}, this "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import warnings
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 JOURNAL_PREFIX = "journal:"
 HEARTBEAT_SECONDS = 60
 RETRIES_OF_INTERRUPTED_TRIALS = 2
+CONNECT_TIMEOUT_SECONDS = 10
+HEARTBEAT_ATTR = "sklearn_ser:heartbeat"
 
 
 def make_storage(storage):
@@ -22,7 +25,8 @@ def make_storage(storage):
         None keeps the study in memory. ``"journal:PATH"`` is Optuna's
         journal file storage at ``PATH``, which several processes on one
         machine (or on a shared file system with working locks) may write at
-        once. A journal whose last line was cut short (a worker killed
+        once. Its running trials record a heartbeat in the journal, as the
+        database storages below do. A journal whose last line was cut short (a worker killed
         while writing it) is repaired on opening, with a warning: the
         unfinished line is completed when it holds a whole JSON object and
         removed otherwise; any other damaged line is an error, and an
@@ -30,10 +34,16 @@ def make_storage(storage):
         refused and never written to. Any other
         string is an SQLAlchemy database URL
         (``sqlite:///study.db``, ``postgresql://user:pass@host/db``), opened
-        with a heartbeat: a trial whose worker stops sending it for
-        ``3 * HEARTBEAT_SECONDS`` is marked failed and queued again with the
-        same parameters (up to ``RETRIES_OF_INTERRUPTED_TRIALS`` times). A
-        storage object is returned unchanged.
+        with a heartbeat, and connected to at once, so that an unusable one
+        is reported here (a PostgreSQL or MySQL server that does not answer
+        within ``CONNECT_TIMEOUT_SECONDS``, unless the URL sets its own
+        ``connect_timeout``). With either storage, a trial whose worker
+        stops sending its heartbeat (every ``HEARTBEAT_SECONDS``) for
+        ``3 * HEARTBEAT_SECONDS`` is marked failed by the next worker that
+        starts a trial, and queued again with the same parameters (up to
+        ``RETRIES_OF_INTERRUPTED_TRIALS`` times). The machines that share a
+        journal need clocks that agree within that grace period. A storage
+        object is returned unchanged.
 
     Returns
     -------
@@ -45,7 +55,14 @@ def make_storage(storage):
         If ``storage`` names no storage, if ``journal:PATH`` names an
         existing file that is not an Optuna journal, or if a journal file
         has a damaged line other than its last one (the error names the
-        file, the line and how to recover; the file is left untouched).
+        file, the line and how to recover; the file is left untouched); if
+        a database URL cannot be parsed, names a database or driver that
+        SQLAlchemy does not know or whose driver is not installed, or names
+        a database of an older Optuna.
+    OSError
+        If the database of a URL cannot be opened or connected to (a
+        SQLite file in a missing folder, a server that refuses or does not
+        answer). Each error names the storage, its password hidden.
 
     Examples
     --------
@@ -84,8 +101,16 @@ def _journal_storage(path):
 
     _check_is_journal(path)
     _repair_unfinished_last_line(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=RETRIES_OF_INTERRUPTED_TRIALS)
     try:
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+        return _heartbeat_journal_storage_class()(
+            optuna.storages.journal.JournalFileBackend(str(path)),
+            heartbeat_interval=HEARTBEAT_SECONDS,
+            grace_period=3 * HEARTBEAT_SECONDS,
+            heartbeat_stale_trial_callback=retry,
+        )
     except (ValueError, KeyError, TypeError) as exc:
         damage = _first_damaged_line(path)
         if damage is None:
@@ -219,17 +244,101 @@ def _parses_as_object(line):
         return False
 
 
+def _heartbeat_journal_storage_class():
+    """The class ``HeartbeatJournalStorage``, defined on first use so that importing this module imports no Optuna."""
+    cls = globals().get("HeartbeatJournalStorage")
+    if cls is None:
+        cls = globals()["HeartbeatJournalStorage"] = _define_heartbeat_journal_storage()
+    return cls
+
+
+def __getattr__(name):
+    # pickle finds the class of a journal storage here by its name, in a process that has not used one yet
+    if name == "HeartbeatJournalStorage":
+        return _heartbeat_journal_storage_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _define_heartbeat_journal_storage():
+    import optuna
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.storages._heartbeat import BaseHeartbeat
+
+    class HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
+        """Optuna's journal storage with the heartbeat of its database storage.
+
+        While a worker runs a trial, ``study.optimize`` records its
+        heartbeat every ``heartbeat_interval`` seconds: the time
+        (``time.time()``) in the trial's system attribute ``HEARTBEAT_ATTR``,
+        a line of the journal. A running trial that has a heartbeat and
+        whose latest heartbeat, or start if later (a trial queued again
+        keeps the attributes of the failed one), is more than
+        ``grace_period`` seconds old is stale: the next worker to start a
+        trial marks it failed and calls ``heartbeat_stale_trial_callback``
+        with it. Running trials without a heartbeat (of a journal written
+        before this heartbeat, or run outside ``study.optimize``) are left
+        alone, as the database storage leaves them.
+        """
+
+        def __init__(self, log_storage, *, heartbeat_interval, grace_period=None, heartbeat_stale_trial_callback=None):
+            if heartbeat_interval <= 0 or (grace_period is not None and grace_period <= 0):
+                raise ValueError(
+                    f"heartbeat_interval and grace_period must be positive, got {heartbeat_interval} and "
+                    f"{grace_period}."
+                )
+            self.heartbeat_interval = heartbeat_interval
+            self.grace_period = 2 * heartbeat_interval if grace_period is None else grace_period
+            self.heartbeat_stale_trial_callback = heartbeat_stale_trial_callback
+            super().__init__(log_storage)
+
+        def record_heartbeat(self, trial_id):
+            try:
+                self.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
+            except UpdateFinishedTrialError:
+                pass  # another worker found the trial stale meanwhile; its end is recorded by this one as usual
+
+        def _get_stale_trial_ids(self, study_id):
+            now = time.time()
+            stale = []
+            running = self.get_all_trials(study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+            for trial in running:
+                beat = trial.system_attrs.get(HEARTBEAT_ATTR)
+                if not isinstance(beat, (int, float)):
+                    continue
+                if trial.datetime_start is not None:  # naive local time, as the journal replays it
+                    beat = max(beat, trial.datetime_start.timestamp())
+                if now - beat > self.grace_period:
+                    stale.append(trial._trial_id)
+            return stale
+
+        def get_heartbeat_interval(self):
+            return self.heartbeat_interval
+
+        def get_heartbeat_stale_trial_callback(self):
+            return self.heartbeat_stale_trial_callback
+
+    HeartbeatJournalStorage.__qualname__ = "HeartbeatJournalStorage"
+    return HeartbeatJournalStorage
+
+
 def _database_storage(url, attempts=3):
-    """An RDBStorage with a heartbeat; retried when another worker creates the tables at the same moment."""
+    """An RDBStorage with a heartbeat, connected to; retried when another worker creates the tables at that moment.
+
+    A URL that cannot be used raises a ValueError or OSError of one line
+    naming it (its password hidden), never SQLAlchemy's own error.
+    """
     import optuna
     import sqlalchemy.exc
 
+    named = f"storage={password_hidden(url)!r} cannot be used"
+    engine_kwargs = _engine_kwargs(url, named)
     for attempt in range(attempts):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(
                     url,
+                    engine_kwargs=engine_kwargs,
                     heartbeat_interval=HEARTBEAT_SECONDS,
                     grace_period=3 * HEARTBEAT_SECONDS,
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
@@ -240,6 +349,77 @@ def _database_storage(url, attempts=3):
             if attempt == attempts - 1:
                 raise
             time.sleep(0.5 * (attempt + 1))
+        except sqlalchemy.exc.DBAPIError as exc:
+            raise OSError(f"{named}: {_why_not_opened(url, exc)}") from exc
+        except ImportError as exc:
+            cause = exc.__cause__ if exc.__cause__ is not None else exc
+            raise ValueError(
+                f"{named}: the Python package of its database driver is not installed ({_one_line(cause)}). "
+                f"Install it, or name an installed driver in the URL ('{_backend(url)}+DRIVER://...')."
+            ) from exc
+        except RuntimeError as exc:  # a database of another Optuna version
+            raise ValueError(f"{named}: {_one_line(exc)}") from exc
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise ValueError(f"{named}: {_one_line(exc)}") from exc
+
+
+def _engine_kwargs(url, named):
+    """SQLAlchemy engine options for ``url``: a connect timeout for database servers; its errors, one line each."""
+    import sqlalchemy.exc
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except (sqlalchemy.exc.ArgumentError, ValueError) as exc:
+        raise ValueError(f"{named}: it is not a valid database URL ({_one_line(exc)}).") from exc
+    try:
+        parsed.get_dialect()
+    except sqlalchemy.exc.NoSuchModuleError as exc:
+        backend = parsed.get_backend_name()
+        try:
+            make_url(f"{backend}://").get_dialect()
+        except sqlalchemy.exc.NoSuchModuleError:
+            unknown = f"no database {backend!r}"
+        else:
+            unknown = f"no driver {parsed.get_driver_name()!r} for {backend}"
+        raise ValueError(
+            f"{named}: SQLAlchemy knows {unknown}. A database URL starts with a known database and optionally "
+            "driver, as 'sqlite:///study.db', 'postgresql://user@host/db' or 'mysql+pymysql://user@host/db'; a "
+            "journal file is 'journal:PATH'."
+        ) from exc
+    timeout_drivers = {"postgresql": ("psycopg", "psycopg2"), "mysql": ("mysqldb", "pymysql")}
+    if parsed.get_driver_name() in timeout_drivers.get(parsed.get_backend_name(), ()):
+        if "connect_timeout" not in parsed.query:
+            return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS}}
+    return {}
+
+
+def _why_not_opened(url, exc):
+    """One line on why the database of ``url`` could not be opened, from SQLAlchemy's DBAPIError ``exc``."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        folder = Path(parsed.database).expanduser().parent
+        if not folder.is_dir():
+            return f"the folder {folder} of its SQLite database file does not exist."
+        return f"the SQLite database {parsed.database} cannot be opened ({_one_line(exc.orig)})."
+    return f"cannot connect to its database ({_one_line(exc.orig)})."
+
+
+def _backend(url):
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).get_backend_name()
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split()).rstrip(".")
+
+
+def password_hidden(url):
+    """``url`` with the password of its ``user:password@`` part, if any, replaced by ``***``."""
+    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
 
 
 def in_memory_copy(study):

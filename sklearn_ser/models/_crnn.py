@@ -7,7 +7,7 @@ from numbers import Integral, Real
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
-from ._frontend import ConvFrontEnd
+from ._frontend import ConvFrontEnd, check_conv_channels, per_block
 from ._lstm import LSTMClassifier
 from ._network import LSTMNetwork
 
@@ -249,6 +249,12 @@ class CRNNClassifier(LSTMClassifier):
         self.pool_freq = pool_freq
         self.feature_blocks = feature_blocks
         self.conv_dropout = conv_dropout
+
+    def _check_params(self):
+        super()._check_params()
+        check_conv_channels(self.conv_channels)
+        per_block(self.pool_time, len(self.conv_channels), "pool_time")
+        per_block(self.pool_freq, len(self.conv_channels), "pool_freq")
 
     def _module_class(self):
         return CRNNNetwork

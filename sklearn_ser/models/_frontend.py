@@ -48,7 +48,14 @@ def check_layout(n_features, conv_channels, feature_blocks):
             f"feature_blocks={feature_blocks!r} must be a positive int that divides the {n_features} features "
             "per frame (3 for DeltaStack(order=2), 2 for order=1, 1 for plain spectra)."
         )
-    if isinstance(conv_channels, Integral) or not all(isinstance(c, Integral) and c >= 1 for c in conv_channels):
+    check_conv_channels(conv_channels)
+
+
+def check_conv_channels(conv_channels):
+    """Raise ``ValueError`` unless ``conv_channels`` is a non-empty tuple of positive ints."""
+    if isinstance(conv_channels, Integral) or not all(
+        isinstance(c, Integral) and not isinstance(c, bool) and c >= 1 for c in conv_channels
+    ):
         raise ValueError(f"conv_channels must be a tuple of positive ints, got {conv_channels!r}.")
     if not conv_channels:
         raise ValueError("conv_channels must hold the channels of at least one convolution block, got ().")

@@ -27,6 +27,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_method_params, check_is_fitted, column_or_1d, indexable
 
+from .._routing import splitter_takes_groups
+from .._sampling_rates import check_shared_waveform_rate
+
 #: Folds of the inner cross-validation when ``cv=None``.
 DEFAULT_FOLDS = 5
 _TIE_TOLERANCE = 1e-12
@@ -135,6 +138,12 @@ class ScoreFusionClassifier(ClassifierMixin, MetaEstimatorMixin, _BaseCompositio
     without requesting it does not get it. Without routing, :meth:`fit`
     takes ``groups`` for the inner splitter only, and no other metadata.
 
+    Members whose audio steps read at different sampling rates (e.g. an
+    ``MFCC(sr=16000)`` and an ``MFCC(sr=8000)``) may share audio file paths,
+    which each decodes and resamples to its own rate, but not waveforms: a
+    waveform has a single rate, so :meth:`fit` and the prediction methods
+    refuse waveforms then, with a ``ValueError`` naming two such members.
+
     Examples
     --------
     >>> from sklearn.datasets import make_classification
@@ -229,6 +238,7 @@ class ScoreFusionClassifier(ClassifierMixin, MetaEstimatorMixin, _BaseCompositio
         """
         self._validate_params()
         names, members = self._validate_estimators()
+        _check_member_rates(X, zip(names, members))
         fixed = self._fixed_weights(len(members))
         candidates = self._candidates(len(members)) if fixed is None else None
         X, y, groups = indexable(X, column_or_1d(y, warn=True), groups)
@@ -244,6 +254,7 @@ class ScoreFusionClassifier(ClassifierMixin, MetaEstimatorMixin, _BaseCompositio
             delayed(_fit_member)(clone(member), X, y, routed[name]["fit"]) for name, member in zip(names, members)
         )
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
+        _check_member_rates(X, self.named_estimators_.items())  # the rates members know once fitted
         for name, member in self.named_estimators_.items():
             self._check_member_classes(name, member.classes_)
             if hasattr(member, "feature_names_in_"):
@@ -407,7 +418,7 @@ class ScoreFusionClassifier(ClassifierMixin, MetaEstimatorMixin, _BaseCompositio
         """The splitter of the inner cross-validation, and the groups its ``split`` takes."""
         if self.cv is not None and not isinstance(self.cv, Integral):
             splitter = check_cv(self.cv, y, classifier=True)
-            return splitter, groups if get_routing_for_object(splitter).consumes("split", ["groups"]) else None
+            return splitter, groups if splitter_takes_groups(splitter) else None
         n_splits = DEFAULT_FOLDS if self.cv is None else self.cv
         if groups is None:
             return StratifiedKFold(n_splits), None
@@ -461,12 +472,18 @@ class ScoreFusionClassifier(ClassifierMixin, MetaEstimatorMixin, _BaseCompositio
         self.cv_results_["rank"] = rankdata(-np.nan_to_num(scores, nan=-np.inf), method="min").astype(int)
 
     def _fused_probabilities(self, X, method, params):
+        _check_member_rates(X, self.named_estimators_.items())
         routed = self._route_predict(method, params)
         fused = 0.0
         for (name, member), weight in zip(self.named_estimators_.items(), self.weights_):
             proba = member.predict_proba(X, **routed[name])
             fused = fused + weight * _aligned(proba, member.classes_, self.classes_, name)
         return fused
+
+
+def _check_member_rates(X, members):
+    """Refuse waveforms that the members would read at different sampling rates (file paths they each resample)."""
+    check_shared_waveform_rate(X, members, owner="ScoreFusionClassifier", part_kind="member")
 
 
 class _FixedProbabilities(ClassifierMixin, BaseEstimator):

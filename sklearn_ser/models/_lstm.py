@@ -355,6 +355,8 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
         self : object
         """
         self._validate_params()
+        self._check_params()
+        device = resolve_device(self.device)
         previous = self._previous_training()
         sequences, y_encoded = self._check_training_data(X, y)
         self._check_feature_blocks()
@@ -362,7 +364,6 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             previous = self._check_continuation(previous)
         record_feature_names(self, X)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        device = resolve_device(self.device)
         if validation_data is None:
             train, valid = self._validation_split(y_encoded, groups, seed)
             valid_data = (
@@ -461,6 +462,7 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
             features or classes); the message names the tensors.
         """
         self._validate_params()
+        self._check_params()
         before = {key: vars(self)[key] for key in ("classes_", "n_features_in_") if key in vars(self)}
         try:
             self.classes_ = np.asarray(state["classes"])
@@ -576,6 +578,18 @@ class LSTMClassifier(ClassifierMixin, BaseEstimator):
     def _forget_fit(self):
         for attribute in ("net_", "classes_", "n_features_in_", "feature_names_in_", "n_epochs_", "_training"):
             self.__dict__.pop(attribute, None)
+
+    def _check_params(self):
+        """Checks of the parameters beyond ``_parameter_constraints``, before any data is read."""
+        if not all(isinstance(units, Integral) and not isinstance(units, bool) and units >= 1 for units in self.head):
+            raise ValueError(
+                f"head must be a tuple of positive ints (the sizes of the dense layers); got {self.head!r}."
+            )
+        if isinstance(self.optimizer, type) and not issubclass(self.optimizer, torch.optim.Optimizer):
+            raise ValueError(
+                f"optimizer must be one of {sorted(OPTIMIZERS)} or a torch.optim.Optimizer subclass; "
+                f"got {self.optimizer!r}."
+            )
 
     def _check_training_data(self, X, y):
         sequences = check_sequences(X)

@@ -55,5 +55,7 @@ def save_figure(fig, path, *, dpi=150):
     path = Path(path)
     if not path.suffix:
         path = path.with_suffix(".png")
-    atomic_write(path, lambda fh: fig.savefig(fh, format=path.suffix[1:], dpi=dpi, bbox_inches="tight"), replaces="figure")
+    atomic_write(
+        path, lambda fh: fig.savefig(fh, format=path.suffix[1:], dpi=dpi, bbox_inches="tight"), replaces="figure"
+    )
     return path
