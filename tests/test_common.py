@@ -269,7 +269,9 @@ ESTIMATORS = [
     ),
     (VectorAsSequenceOnRows(), {}),
     (
-        DenseNetEmbedderOnRows(weights=None, segment_frames=29, image_size=29, device="cpu", random_state=0),
+        DenseNetEmbedderOnRows(
+            weights=None, segment_frames=29, segment_hop=29, image_size=29, device="cpu", random_state=0
+        ),
         DENSENET_INPUT,
     ),
     (LSTMClassifierOnRows(**TINY_LSTM), SEQUENCE_INPUT),

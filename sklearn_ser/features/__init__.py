@@ -14,6 +14,7 @@ from ._speaker import SpeakerNormalizer
 from ._spectral import MFCC, MelSpectrogram
 from ._speech import SpeechEmbedder
 from ._speech_model import fetch_speech_model
+from ._whisper import UnreadableWeightsError
 
 __all__ = [
     "MelSpectrogram",
@@ -30,6 +31,7 @@ __all__ = [
     "EGeMAPS",
     "SpeechEmbedder",
     "fetch_speech_model",
+    "UnreadableWeightsError",
     "EGeMAPSFrames",
     "FeatureSequences",
     "check_sequences",

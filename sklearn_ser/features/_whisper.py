@@ -32,11 +32,15 @@ _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_m
 
 
 class UnreadableWeightsError(OSError):
-    """A checkpoint's file exists but cannot be read (truncated, damaged, or not what its name says).
+    """A speech model's checkpoint cannot be used: a file of it is damaged, or is not what it should be.
 
-    The weights, which hold none of the encoder's, or its ``config.json`` or
-    ``preprocessor_config.json``; or a file of the checkpoint given as
-    ``model=`` in place of its folder. The message names the model and the file.
+    Raised by :class:`SpeechEmbedder` for weights that are truncated or
+    damaged (``model.safetensors``, ``pytorch_model.bin``) or hold none of
+    the encoder's tensors, for a ``config.json`` or
+    ``preprocessor_config.json`` that is not JSON, and for ``model=`` naming
+    a file of a checkpoint in place of its folder. The message names the
+    model and the file. An ``OSError``, as ``transformers`` raises for a
+    checkpoint it cannot find.
     """
 
 
