@@ -89,7 +89,7 @@ def fit_recipe(
     start = time.perf_counter()
     with sklearn.config_context(enable_metadata_routing=True):
         pipeline.fit(X, y, **consumed(pipeline, "fit", metadata))
-    record_trained_on(pipeline, durations, window=window, hop=hop)
+    record_trained_on(pipeline, durations, window=window, hop=hop, recipe=recipe)
     dump_atomically(pipeline, out)
     out_stream(f"Saved to {out} after {time.perf_counter() - start:.1f} s")
     return pipeline

@@ -346,6 +346,34 @@ def _enrolment_files(args):
     return files
 
 
+def _serve(args):
+    import importlib.util
+
+    missing = [name for name in ("fastapi", "uvicorn", "python_multipart") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ValueError(f"serve needs {', '.join(missing)}: pip install 'sklearn-ser[serve]'.")
+    import uvicorn
+
+    from .serve import create_app
+
+    app = create_app(
+        args.model,
+        max_upload_bytes=int(args.max_upload_mb * 2**20),
+        max_duration=args.max_duration,
+        max_concurrent=args.max_concurrent,
+        queue_timeout=args.queue_timeout,
+        cors_origins=args.cors_origin,
+    )
+    if not args.quiet:
+        served = app.state.served
+        print(
+            f"Serving {args.model} ({served.recipe or type(served.pipeline).__name__}, {len(served.classes)} classes) "
+            f"on http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops it.",
+            file=sys.stderr,
+        )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning")
+
+
 def _reproduce_paper(args):
     from .paper import reproduce_paper
 
@@ -702,6 +730,40 @@ def _add_fetch_model(commands):
     fetch.set_defaults(run=_fetch_model)
 
 
+def _add_serve(commands):
+    serve = commands.add_parser(
+        "serve",
+        help="serve a fitted model over HTTP, with a page to use it from a browser",
+        description="Load a model file (written by 'sklearn-ser fit' or joblib.dump; it runs code when loaded: "
+        "serve only files you trust) and answer POST /predict and POST /timeline with JSON, GET /model and "
+        "GET /health; GET / is a page to upload or record audio, /docs the API documentation. Needs "
+        "pip install 'sklearn-ser[serve]'.",
+    )
+    serve.add_argument("model", help="the model file (.joblib)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    serve.add_argument(
+        "--max-upload-mb", type=float, default=50.0, help="largest request body in MB; larger gets 413 (default: 50)"
+    )
+    serve.add_argument("--max-duration", type=float, default=600.0, help="longest recording in seconds (default: 600)")
+    serve.add_argument(
+        "--max-concurrent", type=int, default=None, help="predictions at the same time (default: the CPU cores)"
+    )
+    serve.add_argument(
+        "--queue-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a request waits for a free prediction slot before it gets 503 (default: 30)",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        default=None,
+        help="an origin whose pages may call the service (CORS), e.g. https://lab.example.org; repeatable",
+    )
+    serve.set_defaults(run=_serve)
+
+
 def _add_reproduce_paper(commands):
     paper = commands.add_parser(
         "reproduce-paper",
@@ -737,6 +799,7 @@ def build_parser():
         _add_search,
         _add_recipes,
         _add_fetch_model,
+        _add_serve,
         _add_reproduce_paper,
     ):
         add(commands)

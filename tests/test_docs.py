@@ -30,6 +30,7 @@ MODULES = [
     "sklearn_ser.paper",
     "sklearn_ser.persistence",
     "sklearn_ser.timeline",
+    "sklearn_ser.serve",
 ]
 
 

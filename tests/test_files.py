@@ -19,6 +19,8 @@ DESTINATION_ARGUMENT = {"save": 1, "dump": 1}  # torch.save(obj, f), joblib.dump
 IN_PLACE = {
     "model_selection/_storage.py": "Optuna's journal is shared by live workers that append to it under its lock; "
     "its repair appends or truncates under the same lock, as Optuna's own writers do",
+    "serve/_uploads.py": "the request body is fed to python-multipart's parser, which saves uploads in the request's "
+    "own temporary folder, removed when the request ends: inputs, not outputs",
 }
 
 

@@ -11,16 +11,20 @@ import warnings
 
 import numpy as np
 
-#: The attribute of a fitted model holding ``{"clip_seconds": ..., "window": ..., "hop": ...}``.
+#: The attribute of a fitted model holding ``{"clip_seconds": ..., "window": ..., "hop": ..., "recipe": ...}``.
 TRAINED_ON = "sklearn_ser_trained_on_"
 
 #: A timeline window below this fraction of the training clips' median length gets a warning.
 SHORTER_THAN = 0.75
 
 
-def record_trained_on(model, clip_seconds, *, window=None, hop=None):
-    """Store on ``model`` the median length of what it was trained on (clips, or windows of ``window`` s)."""
-    setattr(model, TRAINED_ON, {"clip_seconds": float(np.median(clip_seconds)), "window": window, "hop": hop})
+def record_trained_on(model, clip_seconds, *, window=None, hop=None, recipe=None):
+    """Store on ``model`` its recipe and the median length of its training clips (or windows of ``window`` s)."""
+    setattr(
+        model,
+        TRAINED_ON,
+        {"clip_seconds": float(np.median(clip_seconds)), "window": window, "hop": hop, "recipe": recipe},
+    )
     return model
 
 
