@@ -38,7 +38,7 @@ def test_fit_on_windows_trains_on_what_window_clips_cuts(corpus, tmp_path, capsy
     fitted = joblib.load(model)
     reference = get_recipe("svm-mfcc").fit(windows, labels)
     np.testing.assert_allclose(fitted.decision_function(windows[:5]), reference.decision_function(windows[:5]))
-    assert fitted.sklearn_ser_trained_on_ == {"clip_seconds": 0.5, "window": 0.5, "hop": 0.25}
+    assert fitted.sklearn_ser_trained_on_ == {"clip_seconds": 0.5, "window": 0.5, "hop": 0.25, "recipe": "svm-mfcc"}
 
 
 def test_a_timeline_far_shorter_than_the_training_clips_warns_once(corpus, recording, tmp_path, capsys):
