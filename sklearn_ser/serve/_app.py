@@ -30,49 +30,28 @@ MAX_DURATION_SECONDS = 600.0
 QUEUE_TIMEOUT_SECONDS = 30.0
 VADS = ("energy", "silero", "none")
 
-_MULTIPART_FILES = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["files"],
-                    "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                        "speaker": {
-                            "type": "string",
-                            "description": "the speaker of every file, for a model that normalizes per speaker",
-                        },
-                    },
-                }
-            }
-        },
-    }
-}
-_MULTIPART_RECORDING = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "window": {"type": "number", "description": "window length in seconds"},
-                        "hop": {"type": "number", "description": "seconds between window starts"},
-                        "vad": {"type": "string", "enum": list(VADS), "default": "energy"},
-                        "speaker": {
-                            "type": "string",
-                            "description": "the speaker, for a model that normalizes per speaker",
-                        },
-                    },
-                }
-            }
-        },
-    }
-}
+_SPEAKER = {"type": "string", "description": "the speaker, for a model that normalizes per speaker"}
+
+
+def _multipart_body(required, properties):
+    """The OpenAPI description of a multipart form with these fields, for the endpoints that parse their own."""
+    schema = {"type": "object", "required": [required], "properties": properties}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
+_MULTIPART_FILES = _multipart_body(
+    "files", {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}, "speaker": _SPEAKER}
+)
+_MULTIPART_RECORDING = _multipart_body(
+    "file",
+    {
+        "file": {"type": "string", "format": "binary"},
+        "window": {"type": "number", "description": "window length in seconds"},
+        "hop": {"type": "number", "description": "seconds between window starts"},
+        "vad": {"type": "string", "enum": list(VADS), "default": "energy"},
+        "speaker": _SPEAKER,
+    },
+)
 
 
 def create_app(
