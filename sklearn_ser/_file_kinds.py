@@ -18,6 +18,8 @@ _HEAD_BYTES = 4096
 # Magic numbers of the streams joblib.dump writes: a pickle (protocol 2 or later) or one of its compressors.
 _MODEL_MAGIC = (b"\x80", b"ZF", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x5d\x00\x00", b"\x04\x22\x4d\x18")
 _ZIP_MAGIC = b"PK\x03\x04"
+# The name of the safe format (sklearn_ser._safe_format.FORMAT), the first string of a safe-format file's content.
+_SAFE_MODEL_MAGIC = b"sklearn-ser-safe"
 _FIGURE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"%PDF-", b"%!PS", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"<?xml", b"<svg")
 # The first column of every table the toolkit writes: predictions, timelines, speech segments, paper tables.
 _TABLE_FIRST_COLUMNS = {"file", "start", "protocol", "epoch"}
@@ -47,6 +49,11 @@ def _is_zip(head):
     return head.startswith(_ZIP_MAGIC)
 
 
+def is_safe_model_head(head):
+    """A torch archive whose first record (the pickle of its content, stored uncompressed) names the safe format."""
+    return head.startswith(_ZIP_MAGIC) and _SAFE_MODEL_MAGIC in head
+
+
 def _is_figure(head):
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return True
@@ -73,6 +80,11 @@ def _is_manifest(head):
     return _first_column(head) == "path"
 
 
+def _is_onnx(head):
+    """An ONNX model: a protobuf whose first field is ``ir_version`` (field 1, a small varint), then a bytes field."""
+    return len(head) >= 3 and head[0] == 0x08 and 1 <= head[1] <= 30 and head[2] & 0x07 == 2
+
+
 def _is_audio(head):
     return head.startswith((b"RIFF", b"fLaC", b"OggS"))
 
@@ -80,6 +92,11 @@ def _is_audio(head):
 KINDS = {
     "model": ("a model file (joblib or pickle)", _is_model),
     "weights": ("a weights file (a torch or NumPy archive)", _is_zip),
+    # What 'sklearn-ser fit' writes, in either format: one may replace the other.
+    "fitted": (
+        "a model file (joblib, pickle or sklearn-ser's safe format)",
+        lambda head: _is_model(head) or is_safe_model_head(head),
+    ),
     # Named by the digest of its content in the cache's own folder, a cache file is the cache's by its name: a damaged
     # one is replaced.
     "cache": ("a feature cache file", lambda head: True),
@@ -88,6 +105,7 @@ KINDS = {
     "report": ("a report written by sklearn-ser (Markdown)", _is_report),
     "audio": ("an audio file", _is_audio),
     "manifest": ("a corpus manifest (CSV with a path column first)", _is_manifest),
+    "onnx": ("an ONNX model", _is_onnx),
 }
 
 

@@ -15,7 +15,7 @@ import soundfile
 from tqdm.auto import tqdm
 
 from ._audio import InvalidAudioError
-from ._files import dump_atomically
+from ._files import atomic_write
 from ._routing import as_one_speaker, consumed
 from .datasets import corpus_arrays
 
@@ -63,19 +63,30 @@ def fit_recipe(
     exclude_speakers=None,
     window=None,
     hop=None,
+    format="joblib",
     out_stream=print,
 ):
-    """Fit ``recipe`` on the corpora ``KIND:PATH`` (those speakers' files) and save it to ``out`` with joblib.
+    """Fit ``recipe`` on the corpora ``KIND:PATH`` (those speakers' files) and save it to ``out``.
+
+    ``format="joblib"`` saves it with joblib (a pickle); ``format="safe"``
+    in the safe format of :func:`sklearn_ser.persistence.save_safe`, which
+    loads without running code from the file. A model that the safe format
+    cannot express is refused before any corpus is read.
 
     With ``window`` (seconds), the pipeline is fitted on the windows of
     every clip that a timeline would cut (every ``hop`` seconds, by default
     half a window), each with its clip's label and speaker. The model
     records how long its training clips or windows were.
     """
+    from ._safe_format import check_expressible, save_safe
     from .recipes import get_recipe
     from .timeline._trained_on import record_trained_on
 
+    if format not in ("joblib", "safe"):
+        raise ValueError(f"format must be 'joblib' or 'safe', got {format!r}.")
     pipeline = get_recipe(recipe, **(overrides or {}))  # a wrong name or option before any corpus is read
+    if format == "safe":
+        check_expressible(pipeline)  # what the unfitted pipeline holds already (e.g. a function) is refused now
     frame = load_corpora(corpora, labels=labels, speakers=speakers, exclude_speakers=exclude_speakers)
     X, y, metadata = corpus_arrays(frame)
     durations = _durations(X)
@@ -90,7 +101,10 @@ def fit_recipe(
     with sklearn.config_context(enable_metadata_routing=True):
         pipeline.fit(X, y, **consumed(pipeline, "fit", metadata))
     record_trained_on(pipeline, durations, window=window, hop=hop, recipe=recipe)
-    dump_atomically(pipeline, out)
+    if format == "safe":
+        save_safe(pipeline, out)
+    else:
+        atomic_write(out, lambda fh: joblib.dump(pipeline, fh), replaces="fitted")
     out_stream(f"Saved to {out} after {time.perf_counter() - start:.1f} s")
     return pipeline
 
@@ -153,6 +167,14 @@ def audio_files(inputs):
 def load_model(model):
     """The fitted model saved in the file ``model`` (an object is returned as is).
 
+    Two formats are read, told apart by the file's content, never by its
+    name: a safe-format file (``sklearn-ser fit --format safe``,
+    :func:`sklearn_ser.persistence.save_safe`; a torch archive whose first
+    record names the format) is rebuilt by
+    :func:`sklearn_ser.persistence.load_safe`, which runs no code from the
+    file; anything else is unpickled by ``joblib.load``, which runs whatever
+    code the file holds: load those only from sources you trust.
+
     Raises
     ------
     FileNotFoundError
@@ -162,7 +184,10 @@ def load_model(model):
     ValueError
         If the file cannot be unpickled (not a joblib file, damaged, or
         needing a module that is not installed), or holds no model with a
-        ``predict`` method. The message names the file.
+        ``predict`` method; if a safe-format file is refused (see
+        :func:`~sklearn_ser.persistence.load_safe`); or if it is a weights
+        file of :func:`~sklearn_ser.persistence.save_weights`, which needs a
+        pipeline to fill. The message names the file.
     """
     if not isinstance(model, (str, os.PathLike)):
         return model
@@ -171,6 +196,27 @@ def load_model(model):
         raise IsADirectoryError(f"'{path}' is a directory, not a model file.")
     if not os.path.exists(path):
         raise FileNotFoundError(f"Model file not found: '{path}'.")
+    from ._safe_format import is_safe_head, load_safe
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)  # the format is told by content (a torch archive names its format first)
+    except OSError:
+        head = b""  # joblib's reading names the problem
+    if is_safe_head(head):
+        try:
+            loaded = load_safe(path)
+        except ImportError as exc:
+            raise ValueError(f"Cannot load the model in '{path}': {exc}") from exc
+        if not hasattr(loaded, "predict"):
+            raise ValueError(f"'{path}' holds a {type(loaded).__name__}, not a fitted model with a predict method.")
+        return loaded
+    if head.startswith(b"PK\x03\x04") and b"sklearn-ser-weights" in head:
+        raise ValueError(
+            f"'{path}' is a weights file of sklearn_ser.persistence.save_weights, which holds no pipeline: load it "
+            "with load_weights into the pipeline it was saved from, or save the model with 'sklearn-ser fit "
+            "--format safe' (sklearn_ser.persistence.save_safe)."
+        )
     try:
         loaded = joblib.load(path)
     except Exception as exc:  # unpickling raises whatever the damaged stream leads it to

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ._choices import CORPUS_KINDS, LABEL_SETS, PROTOCOLS
+from .export._command import add_export
 
 INTERRUPTED = 130  # the shell's exit status for a command stopped by SIGINT
 
@@ -103,6 +104,7 @@ def _fit(args):
         exclude_speakers=_speaker_list(args.exclude_speakers),
         window=args.window,
         hop=args.hop,
+        format=args.format,
         out_stream=(lambda line: None) if args.quiet else print,
     )
 
@@ -516,13 +518,28 @@ def _add_demo(commands):
 def _add_fit(commands):
     fit = commands.add_parser(
         "fit",
-        help="fit a recipe on a corpus and save the fitted pipeline with joblib",
+        help="fit a recipe on a corpus and save the fitted pipeline (joblib, or the safe format)",
         description="Fit a named recipe (see sklearn_ser.recipes.list_recipes()) on every file of a "
-        "corpus and save the fitted pipeline with joblib.",
+        "corpus and save the fitted pipeline with joblib, or with --format safe in a file that loads without "
+        "running code from it.",
     )
     _add_corpus_options(fit)
     _add_recipe_option(fit, example="lstm-logmel")
-    _add_output(fit, "out", kind="model", required=True, help="where to save the fitted model (.joblib)")
+    _add_output(
+        fit,
+        "out",
+        kind="fitted",
+        required=True,
+        help="where to save the fitted model (.joblib, or .pt with --format safe)",
+    )
+    fit.add_argument(
+        "--format",
+        choices=("joblib", "safe"),
+        default="joblib",
+        help="joblib: a pickle, which runs code when loaded; safe: tensors and plain values only, rebuilt from "
+        "trusted classes (sklearn_ser.persistence.save_safe), which predict, timeline and serve read too "
+        "(default: %(default)s)",
+    )
     _add_training_options(fit)
     _add_feature_cache_options(fit)
     fit.add_argument(
@@ -549,10 +566,10 @@ def _add_predict(commands):
         help="predict the emotion of audio files with a saved model",
         description="Write a CSV with one row per audio file: file, predicted label and one probability "
         "column per class. Directories are searched for audio files. Files that cannot be read are reported "
-        "on standard error and the status is then 1. A model file runs code when loaded: only load models "
-        "from sources you trust.",
+        "on standard error and the status is then 1. A joblib model file runs code when loaded: only load "
+        "those from sources you trust; a file of 'fit --format safe' runs none.",
     )
-    predict.add_argument("model", help="a model saved by 'sklearn-ser fit' (.joblib)")
+    predict.add_argument("model", help="a model saved by 'sklearn-ser fit' (joblib or safe format)")
     predict.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or folders of them")
     speakers = predict.add_mutually_exclusive_group()
     speakers.add_argument(
@@ -586,9 +603,10 @@ def _add_timeline(commands):
         description="Cut a recording of any length into windows of --window seconds every --hop seconds, "
         "read in blocks (memory does not grow with its length), skip the windows without speech, and write a "
         "CSV with one row per window: start, end (seconds), speech, the predicted label and one probability "
-        "column per class. A model file runs code when loaded: only load models from sources you trust.",
+        "column per class. A joblib model file runs code when loaded: only load those from sources you trust; a "
+        "file of 'fit --format safe' runs none.",
     )
-    timeline.add_argument("model", help="a model saved by 'sklearn-ser fit' (.joblib)")
+    timeline.add_argument("model", help="a model saved by 'sklearn-ser fit' (joblib or safe format)")
     timeline.add_argument("file", help="the recording (any format libsndfile reads: WAV, FLAC, OGG, MP3, ...)")
     timeline.add_argument("--window", type=float, default=2.0, help="window length in seconds (default: %(default)s)")
     timeline.add_argument(
@@ -734,12 +752,13 @@ def _add_serve(commands):
     serve = commands.add_parser(
         "serve",
         help="serve a fitted model over HTTP, with a page to use it from a browser",
-        description="Load a model file (written by 'sklearn-ser fit' or joblib.dump; it runs code when loaded: "
-        "serve only files you trust) and answer POST /predict and POST /timeline with JSON, GET /model and "
+        description="Load a model file (written by 'sklearn-ser fit' or joblib.dump, which runs code when "
+        "loaded: serve only files you trust; or by 'fit --format safe', which runs none) and answer POST /predict "
+        "and POST /timeline with JSON, GET /model and "
         "GET /health; GET / is a page to upload or record audio, /docs the API documentation. Needs "
         "pip install 'sklearn-ser[serve]'.",
     )
-    serve.add_argument("model", help="the model file (.joblib)")
+    serve.add_argument("model", help="the model file (joblib or safe format)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     serve.add_argument(
@@ -800,6 +819,7 @@ def build_parser():
         _add_recipes,
         _add_fetch_model,
         _add_serve,
+        add_export,
         _add_reproduce_paper,
     ):
         add(commands)

@@ -1,16 +1,43 @@
-"""Saving fitted LSTM pipelines without pickle.
+"""Saving fitted models without pickle: the safe format, and the LSTM weights format.
 
 A joblib (pickle) model file runs code when it is loaded: only load those from
-sources you trust. For the pipelines of the toolkit's LSTM recipes a safer
-format exists: :func:`save_weights` writes the fitted state (network weights,
-scaler statistics, labels) as tensors and plain values, which
-:func:`load_weights` reads with ``torch.load(..., weights_only=True)`` into a
-pipeline built from code, e.g. ``get_recipe("lstm-logmel")`` with the same
-parameters. Reading such a file never runs code from it.
+sources you trust. The safe format holds no code: :func:`save_safe` writes any
+recipe's fitted pipeline (or any of the toolkit's estimators) as a description
+of its steps and their state, tensors and plain values in a versioned
+``torch.save`` file, and :func:`load_safe` rebuilds the whole model from it,
+with nothing to fill in. Reading it runs no code from the file:
 
-Supported steps: :class:`~sklearn_ser.models.LSTMClassifier` or its
-subclass :class:`~sklearn_ser.models.CRNNClassifier` (last), and
-before it :class:`~sklearn_ser.features.MelSpectrogram`,
+- the file is read with ``torch.load(..., weights_only=True)``, which refuses
+  any object but tensors and plain containers (a pickled object is refused
+  before it is built);
+- the model is rebuilt from its description, and every class it names must be
+  in an explicit list of trusted classes (the toolkit's public estimators, the
+  scikit-learn steps the recipes use and what they hold, skorch's training
+  history, the speech encoders of ``transformers``): no other module is
+  imported and nothing else is called;
+- an estimator is built from its constructor parameters (plain values,
+  tuples, lists, nested estimators) and given its fitted attributes (NumPy
+  arrays as tensors, or lists, with their dtype; strings; nested estimators),
+  through its own ``__setstate__``: a torch network is stored as its
+  ``state_dict`` and rebuilt by its estimator, then loaded.
+
+What is covered follows from what a model's state is made of, not from a list
+of models: an estimator whose state (``get_params`` and ``__getstate__``) holds
+something else (a function, a torch module, an object of an untrusted class) is
+refused by :func:`save_safe`, which names where it is and why. Loading needs
+the toolkit and the packages of the model's steps (``transformers`` for a
+speech encoder, ``opensmile`` for eGeMAPS; a speech encoder saved with
+``pickle_weights=False`` also needs its ``model`` folder), not the training
+data. ``sklearn-ser fit --format safe`` writes the format; ``sklearn-ser
+predict``, ``timeline`` and ``serve`` read it, recognised by its content.
+
+The older weights format: :func:`save_weights` writes an LSTM pipeline's
+fitted state (network weights, scaler statistics, labels), which
+:func:`load_weights` reads into a pipeline built from code with the same
+parameters, e.g. ``get_recipe("lstm-logmel")``. Supported steps:
+:class:`~sklearn_ser.models.LSTMClassifier` or its subclass
+:class:`~sklearn_ser.models.CRNNClassifier` (last), and before it
+:class:`~sklearn_ser.features.MelSpectrogram`,
 :class:`~sklearn_ser.features.MFCC`, :class:`~sklearn_ser.features.DeltaStack`,
 :class:`~sklearn_ser.features.SequencePooling`,
 :class:`~sklearn_ser.features.SequenceScaler`,
@@ -30,10 +57,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from ._files import atomic_write
+from ._safe_format import UnsafeFileError, load_safe, save_safe
 from .features import MFCC, DeltaStack, MelSpectrogram, SequencePooling, SequenceScaler, VectorAsSequence
 from .models import CRNNClassifier, LSTMClassifier
 
-__all__ = ["load_weights", "save_weights"]
+__all__ = ["UnsafeFileError", "load_safe", "load_weights", "save_safe", "save_weights"]
 
 FORMAT = "sklearn-ser-weights"
 VERSION = 2
@@ -209,7 +237,8 @@ def _named_steps(pipeline):
         if not supported:
             raise TypeError(
                 f"Step {name!r} ({type(step).__name__}) cannot be saved in the weights format, which stores "
-                "LSTM pipelines (see sklearn_ser.persistence); save it with joblib instead."
+                "LSTM pipelines (see sklearn_ser.persistence); save it with save_safe (the safe format, any recipe) "
+                "or joblib instead."
             )
     return steps
 

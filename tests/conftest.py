@@ -54,6 +54,46 @@ def per_speaker_svm(tmp_path_factory):
     return model, pipe, list(new["path"]), train
 
 
+#: A tiny Whisper (2 encoder layers of 16 dimensions): the architecture of Whisper base at a test's size.
+TINY_WHISPER = dict(
+    d_model=16,
+    encoder_layers=2,
+    encoder_attention_heads=2,
+    encoder_ffn_dim=32,
+    decoder_layers=1,
+    decoder_attention_heads=2,
+    decoder_ffn_dim=32,
+    num_mel_bins=80,
+    vocab_size=8,
+    max_target_positions=8,
+    pad_token_id=0,
+    bos_token_id=1,
+    eos_token_id=2,
+    decoder_start_token_id=1,
+)
+
+
+def tiny_whisper(seed=0):
+    """A randomly initialised tiny Whisper model (see TINY_WHISPER) and its feature extractor."""
+    import transformers
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = transformers.WhisperModel(transformers.WhisperConfig(**TINY_WHISPER))
+    return model, transformers.WhisperFeatureExtractor(feature_size=TINY_WHISPER["num_mel_bins"])
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper_folder(tmp_path_factory):
+    """A checkpoint folder of :func:`tiny_whisper`, as ``save_pretrained`` writes it."""
+    pytest.importorskip("transformers")
+    folder = tmp_path_factory.mktemp("tiny_whisper")
+    model, feature_extractor = tiny_whisper()
+    model.save_pretrained(folder)
+    feature_extractor.save_pretrained(folder)
+    return str(folder)
+
+
 def tone(sr, seconds=1.0, freq=440.0, amplitude=0.5):
     t = np.arange(int(sr * seconds)) / sr
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)

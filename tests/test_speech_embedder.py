@@ -25,6 +25,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn_ser import load_audio
 from sklearn_ser.features import FeatureSequences, SequencePooling, SpeechEmbedder
 
+from .conftest import TINY_WHISPER
+
 transformers = pytest.importorskip("transformers")
 
 SR = 16000
@@ -58,23 +60,8 @@ def tiny_model(arch, seed=0):
         if arch == "wavlm":  # as wavlm-base-plus: layer-normalised convolutions, attention mask
             model = t.WavLMModel(t.WavLMConfig(**ENCODER, **CONVOLUTIONS, feat_extract_norm="layer"))
             return model, t.Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True)
-        config = t.WhisperConfig(
-            d_model=16,
-            encoder_layers=2,
-            encoder_attention_heads=2,
-            encoder_ffn_dim=32,
-            decoder_layers=1,
-            decoder_attention_heads=2,
-            decoder_ffn_dim=32,
-            num_mel_bins=80,
-            vocab_size=8,
-            max_target_positions=8,
-            pad_token_id=0,
-            bos_token_id=1,
-            eos_token_id=2,
-            decoder_start_token_id=1,
-        )
-        return t.WhisperModel(config), t.WhisperFeatureExtractor(feature_size=80)
+        model = t.WhisperModel(t.WhisperConfig(**TINY_WHISPER))
+        return model, t.WhisperFeatureExtractor(feature_size=TINY_WHISPER["num_mel_bins"])
 
 
 def save(folder, model, feature_extractor):

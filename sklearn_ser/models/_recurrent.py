@@ -114,7 +114,7 @@ class PaddedLSTM(nn.Module):
             The forward output at the last valid step and, when
             bidirectional, the backward output at the first.
         """
-        final = outputs[torch.arange(len(lengths), device=outputs.device), lengths - 1]
+        final = outputs[torch.arange(lengths.shape[0], device=outputs.device), lengths - 1]
         if not self.bidirectional:
             return final
         half = outputs.shape[2] // 2
