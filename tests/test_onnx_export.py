@@ -34,6 +34,13 @@ TINY = {
     ),
     "lstm-mfcc": dict(max_epochs=1, device="cpu", random_state=0, lstm__hidden_size=8, lstm__head=(8,)),
     "segment-lstm": dict(max_epochs=1, device="cpu", random_state=0, lstm__hidden_size=8),
+    "multiscale-lstm": dict(
+        max_epochs=1,
+        device="cpu",
+        random_state=0,
+        multiscale__estimator__hidden_size=8,
+        multiscale__estimator__head=(8,),
+    ),
 }
 
 
@@ -165,6 +172,124 @@ def test_whisper_recipes(recipe, whisper_folder, corpus):
         np.testing.assert_array_equal(model.classes_[got.argmax(axis=1)], model.predict(tests))
 
 
+def test_whisper_pieces_of_long_utterances(whisper_folder, corpus):
+    """A Whisper encoder with max_duration below the longest utterances: the graph cuts the embedder's pieces."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_ser.features import SpeechEmbedder
+
+    waveforms, labels, tests, _ = corpus
+    embedder = SpeechEmbedder(model=whisper_folder, layer=1, pooling="mean+std", max_duration=3.5, device="cpu")
+    model = Pipeline([("speech", embedder), ("scale", StandardScaler()), ("logreg", LogisticRegression(max_iter=2000))])
+    model.fit(waveforms, labels)
+    graph = to_onnx(model)
+    expected = model.predict_proba(tests)
+    for one_by_one in (False, True):
+        difference = np.abs(run_graph(graph, tests, one_by_one=one_by_one) - expected).max()
+        print(f"whisper max_duration=3.5 one_by_one={one_by_one}: max abs difference {difference:.1e}")
+        assert difference < ATOL
+
+
+#: Tiny encoders of the wav2vec 2.0 family, configured as the pretrained ones are: the model (``<name>Model``,
+#: ``<name>Config``), its config's
+#: options and its feature extractor's. A frame every 320 samples (20 ms at 16 kHz), as in those models, keeps a
+#: 10 s utterance at 500 frames: (10, 5), (8, 8), (8, 8) give a receptive field of 325 samples.
+SSL_ENCODER = dict(
+    hidden_size=16,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=32,
+    conv_dim=(8, 8, 8),
+    conv_kernel=(10, 8, 8),
+    conv_stride=(5, 8, 8),
+    num_conv_pos_embeddings=16,
+    num_conv_pos_embedding_groups=2,
+)
+SSL_ARCHS = {
+    # wav2vec2-base: a GroupNorm over time, no attention mask, normalised input
+    "wav2vec2": ("Wav2Vec2", {}, dict(do_normalize=True, return_attention_mask=False)),
+    # hubert-base: the same, with raw input
+    "hubert": ("Hubert", {}, dict(do_normalize=False, return_attention_mask=False)),
+    # wavlm-base-plus: layer-normalised convolutions, attention mask (batched with padding by the embedder)
+    "wavlm": ("WavLM", dict(feat_extract_norm="layer"), dict(do_normalize=True, return_attention_mask=True)),
+    # wav2vec2-large-lv60: layer-normalised convolutions, pre-norm transformer layers, attention mask
+    "wav2vec2-large": (
+        "Wav2Vec2",
+        dict(feat_extract_norm="layer", do_stable_layer_norm=True),
+        dict(do_normalize=True, return_attention_mask=True),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def ssl_folders(tmp_path_factory):
+    """A checkpoint folder of a tiny random encoder of every entry of SSL_ARCHS."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    folders = {}
+    for arch, (name, options, extractor) in SSL_ARCHS.items():
+        config = getattr(transformers, f"{name}Config")(**SSL_ENCODER, **options)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = getattr(transformers, f"{name}Model")(config)
+        folders[arch] = tmp_path_factory.mktemp(arch)
+        model.save_pretrained(folders[arch])
+        transformers.Wav2Vec2FeatureExtractor(**extractor).save_pretrained(folders[arch])
+    return folders
+
+
+#: SpeechEmbedder's settings with each encoder: layer selections, pooling in the embedder or after it, and
+#: max_duration below the longest test utterance (10 s), which cuts those into pieces.
+SSL_EMBEDDINGS = {
+    "wav2vec2": dict(layer="mean", pooling="mean+std", max_duration=3.0),
+    "hubert": dict(layer=[0, 2], pooling="mean"),
+    "wavlm": dict(layer=-1, pooling=None, max_duration=4.5),
+    "wav2vec2-large": dict(layer=1, pooling="mean", max_duration=2.5),
+}
+
+
+@pytest.mark.parametrize("arch", list(SSL_ARCHS))
+def test_wav2vec2_family_embedder_and_logistic_regression(arch, ssl_folders, corpus):
+    """SpeechEmbedder with a wav2vec 2.0, HuBERT or WavLM encoder: each utterance as the embedder runs it."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_ser.features import SequencePooling, SpeechEmbedder
+
+    waveforms, labels, tests, _ = corpus
+    options = SSL_EMBEDDINGS[arch]
+    steps = [("speech", SpeechEmbedder(model=ssl_folders[arch], device="cpu", **options))]
+    if options["pooling"] is None:
+        steps.append(("pool", SequencePooling(stats=("mean", "std", "max"))))
+    steps += [("scale", StandardScaler()), ("logreg", LogisticRegression(max_iter=2000))]
+    model = Pipeline(steps).fit(waveforms, labels)
+    graph = to_onnx(model)
+    expected = model.predict_proba(tests)
+    for one_by_one in (False, True):
+        got = run_graph(graph, tests, one_by_one=one_by_one)
+        print(f"{arch} {options} one_by_one={one_by_one}: max abs difference {np.abs(got - expected).max():.1e}")
+        assert np.abs(got - expected).max() < ATOL, (arch, one_by_one, np.abs(got - expected).max())
+        np.testing.assert_array_equal(model.classes_[got.argmax(axis=1)], model.predict(tests))
+
+
+def test_ssl_best_with_wav2vec2(ssl_folders, corpus):
+    """The ssl-best recipe on a tiny wav2vec 2.0 encoder, SpeakerNormalizer as predict runs it without ids."""
+    waveforms, labels, tests, _ = corpus
+    model = get_recipe("ssl-best", model=ssl_folders["wav2vec2"], device="cpu").fit(waveforms, labels)
+    with pytest.raises(UnsupportedStepError, match=r"step 'speaker_norm' \(SpeakerNormalizer\)"):
+        to_onnx(model)
+    graph = to_onnx(model, speaker_normalizer="without-speaker-ids")
+    expected = model.predict_proba(tests)
+    for one_by_one in (False, True):
+        got = run_graph(graph, tests, one_by_one=one_by_one)
+        print(f"ssl-best (wav2vec2) one_by_one={one_by_one}: max abs difference {np.abs(got - expected).max():.1e}")
+        assert np.abs(got - expected).max() < ATOL, (one_by_one, np.abs(got - expected).max())
+        np.testing.assert_array_equal(model.classes_[got.argmax(axis=1)], model.predict(tests))
+
+
 def test_metadata_recipe_and_file_kind(fitted, tmp_path):
     """The recipe recorded by sklearn-ser fit reaches the metadata; a file that is not ONNX is never replaced."""
     from sklearn_ser.timeline._trained_on import record_trained_on
@@ -219,6 +344,24 @@ def test_union_with_opensmile_refused(corpus):
     model = get_recipe("best-offline", max_epochs=1, device="cpu", random_state=0, lstm__hidden_size=4)
     model.fit(waveforms[:9], labels[:9])
     with pytest.raises(UnsupportedStepError, match=r"step 'features__segments__frames__egemaps' \(EGeMAPSFrames\)"):
+        to_onnx(model)
+
+
+def test_multiscale_with_other_segment_estimator_refused(corpus):
+    """MultiscaleLSTMClassifier is exported with its LSTM (or CRNN) segments; another segment model is named."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_ser.features import MelSpectrogram, SequencePooling
+    from sklearn_ser.models import MultiscaleLSTMClassifier
+
+    waveforms, labels, _, _ = corpus
+    segments = Pipeline([("pool", SequencePooling()), ("scale", StandardScaler()), ("logreg", LogisticRegression())])
+    model = Pipeline(
+        [("mel", MelSpectrogram(n_mels=16)), ("multiscale", MultiscaleLSTMClassifier(segments, segment_frames=(16,)))]
+    ).fit(waveforms, labels)
+    with pytest.raises(UnsupportedStepError, match=r"step 'multiscale' \(MultiscaleLSTMClassifier\).*Pipeline"):
         to_onnx(model)
 
 

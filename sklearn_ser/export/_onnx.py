@@ -4,18 +4,20 @@ How the graph is made, and why this way:
 
 * The steps the toolkit computes itself (:class:`~sklearn_ser.features.MelSpectrogram`,
   :class:`~sklearn_ser.features.MFCC`, :class:`~sklearn_ser.features.SpeechEmbedder`
-  with a Whisper encoder, :class:`~sklearn_ser.features.DeltaStack`,
+  with a Whisper, wav2vec 2.0, HuBERT or WavLM encoder, :class:`~sklearn_ser.features.DeltaStack`,
   :class:`~sklearn_ser.features.SequenceScaler`, :class:`~sklearn_ser.features.SequencePooling`,
   :class:`~sklearn_ser.features.SegmentPooling`, :class:`~sklearn_ser.features.VectorAsSequence`,
   :class:`~sklearn_ser.features.SpeakerNormalizer` in its without-speaker-ids
   form, a fitted :class:`~sklearn.preprocessing.StandardScaler` among them,
-  and the networks of :class:`~sklearn_ser.models.LSTMClassifier` and
-  :class:`~sklearn_ser.models.CRNNClassifier`) become one torch module over
-  the padded batch, exported by :func:`torch.onnx.export` with dynamic
-  batch and time axes. Each step is rewritten over a right-padded batch with
-  masks (``_spectral.py``, ``_sequence_steps.py``, ``_whisper.py``); the
-  networks are the fitted modules themselves, which already mask their
-  padding (no packed sequences). A torch module is the simplest exact
+  and the networks of :class:`~sklearn_ser.models.LSTMClassifier`,
+  :class:`~sklearn_ser.models.CRNNClassifier` and the scales of
+  :class:`~sklearn_ser.models.MultiscaleLSTMClassifier`) become one torch
+  module over the padded batch, exported by :func:`torch.onnx.export` with
+  dynamic batch and time axes. Each step is rewritten over a right-padded
+  batch with masks (``_spectral.py``, ``_sequence_steps.py``,
+  ``_whisper.py``, ``_ssl.py``); the networks and encoders are the fitted
+  modules themselves, which already mask their padding (no packed
+  sequences), or whose layers are called with masks. A torch module is the simplest exact
   route: the spectral front end (a strided convolution with the windowed
   DFT), the delta filter's edges and the masked statistics are a few tensor
   operations each, where skl2onnx converters for the toolkit's transformers
@@ -104,9 +106,9 @@ def split_model(model, *, speaker_normalizer="refuse"):
                 path,
                 step,
                 f"it is {where} and has no ONNX form in sklearn-ser's export (the graph computes MelSpectrogram, "
-                "MFCC, SpeechEmbedder with Whisper, DeltaStack, SequenceScaler, SequencePooling, SegmentPooling, "
-                "VectorAsSequence, StandardScaler, LSTMClassifier and CRNNClassifier, then scikit-learn estimators "
-                "on tables through skl2onnx)",
+                "MFCC, SpeechEmbedder (Whisper, wav2vec 2.0, HuBERT, WavLM), DeltaStack, SequenceScaler, "
+                "SequencePooling, SegmentPooling, VectorAsSequence, StandardScaler, LSTMClassifier, CRNNClassifier "
+                "and MultiscaleLSTMClassifier, then scikit-learn estimators on tables through skl2onnx)",
             )
         module, flow = built
         modules.append(module)
@@ -188,7 +190,8 @@ def to_onnx(model, path=None, *, speaker_normalizer="refuse"):
     computed in float64 as SciPy and scikit-learn compute them. The tests
     require the probabilities within 1e-4 (absolute) of ``predict_proba``
     for every covered recipe, alone and in a padded batch; they measured at
-    most 6e-7, and 6e-6 for ``ssl-best``. A pipeline that divides rounding
+    most 6e-7, and 6e-6 for ``ssl-best`` (2e-6 with tiny wav2vec 2.0,
+    HuBERT and WavLM encoders). A pipeline that divides rounding
     noise by a tiny spread (``svm-mfcc`` with ``speaker_normalization=True``,
     whose per-utterance means are zero up to rounding before its
     StandardScaler) gives rounding-dependent probabilities in any
@@ -196,12 +199,17 @@ def to_onnx(model, path=None, *, speaker_normalizer="refuse"):
 
     Covered recipes: ``svm-mfcc`` (``probability=True``), ``paper-proposed``,
     ``paper-traditional``, ``lstm-logmel``, ``lstm-mfcc``, ``crnn-logmel``,
-    ``segment-lstm`` (``features="mfcc"``), and with
+    ``segment-lstm`` (``features="mfcc"``), ``multiscale-lstm``, and with
     ``speaker_normalizer="without-speaker-ids"`` the speaker-normalized
     variants and ``ssl-best`` (``best``), ``ssl-svm`` (``probability=True``)
-    and ``ssl-lstm`` with a Whisper encoder. A speech encoder's utterances
-    must not exceed its ``max_duration`` (30 s): longer ones are cut into
-    pieces by the embedder, not by the graph.
+    and ``ssl-lstm`` with a Whisper, wav2vec 2.0, HuBERT or WavLM encoder.
+    A wav2vec 2.0, HuBERT or WavLM encoder is computed for each utterance as
+    the embedder runs it alone (which its batches equal): its input
+    normalised over its own samples, its GroupNorm over its own frames, its
+    attention masked. An utterance longer than a speech encoder's
+    ``max_duration`` is cut into the embedder's pieces inside the graph,
+    for Whisper too (tested within 8e-6 with ``max_duration`` below the
+    utterances' length).
 
     Examples
     --------

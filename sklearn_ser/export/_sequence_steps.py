@@ -195,7 +195,7 @@ class Chain(nn.Module):
     def __init__(self, modules):
         super().__init__()
         self.steps = nn.ModuleList(modules)
-        self.ends_with_classifier = isinstance(modules[-1], ClassifierModule)
+        self.ends_with_classifier = isinstance(modules[-1], (ClassifierModule, MultiscaleModule))
 
     def forward(self, waveforms, lengths):
         x = waveforms
@@ -235,3 +235,55 @@ class SegmentPoolingModule(nn.Module):
         segment_lengths = torch.clamp(lengths, max=self.length)[:, None].expand(batch, n_slots).reshape(-1)
         pooled, _ = self.pooling(gathered, segment_lengths)
         return pooled.reshape(batch, n_slots, -1).to(torch.float32), n_segments
+
+
+class MultiscaleModule(nn.Module):
+    """:class:`~sklearn_ser.models.MultiscaleLSTMClassifier` on a padded batch: every scale's segments, one batch.
+
+    For each scale, the segments of every utterance (placed as
+    :func:`~sklearn_ser.models._multiscale.segment` places them, which is
+    how :class:`SegmentPoolingModule` places its segments) are gathered into
+    one padded batch with their lengths, ``min(length, n)`` frames, and run
+    through that scale's fitted network, which masks its padding. The
+    probabilities of an utterance's segments are averaged over its own
+    segments (the slots past them are masked out), put in the columns of the
+    classifier's ``classes_``, and averaged over the scales, in float64 as
+    ``predict_proba`` sums them.
+
+    Parameters
+    ----------
+    scales : list of (int, int, ClassifierModule, ndarray)
+        Each scale's segment length and hop in frames, its network, and the
+        ``(n_estimator_classes, n_classes)`` 0/1 matrix that places its
+        columns.
+    """
+
+    def __init__(self, scales):
+        super().__init__()
+        self.lengths = [int(length) for length, _, _, _ in scales]
+        self.hops = [int(hop) for _, hop, _, _ in scales]
+        self.networks = nn.ModuleList([network for _, _, network, _ in scales])
+        for i, (_, _, _, columns) in enumerate(scales):
+            self.register_buffer(f"columns_{i}", torch.from_numpy(np.asarray(columns, dtype=np.float64)))
+
+    def forward(self, x, lengths):
+        batch, time, n_features = x.shape
+        fused = None
+        for i, (length, hop, network) in enumerate(zip(self.lengths, self.hops, self.networks)):
+            last = torch.clamp(lengths - length, min=0)
+            n_segments = torch.div(last, hop, rounding_mode="floor") + 1
+            n_segments = n_segments + (torch.remainder(last, hop) != 0).to(n_segments.dtype)
+            index = torch.arange(time // hop + 2, device=x.device)[None, :]  # at least as many as any utterance has
+            starts = torch.minimum(index * hop, last[:, None])
+            frames = torch.clamp(starts[..., None] + torch.arange(length, device=x.device)[None, None, :], max=time - 1)
+            n_slots = index.shape[1]
+            segments = x.gather(1, frames.reshape(batch, -1, 1).expand(-1, -1, n_features))
+            segments = segments.reshape(batch * n_slots, length, n_features)
+            segment_lengths = torch.clamp(lengths, max=length)[:, None].expand(batch, n_slots).reshape(-1)
+            proba, _ = network(segments, segment_lengths)
+            proba = proba.to(torch.float64).reshape(batch, n_slots, -1)
+            used = (index < n_segments[:, None])[..., None]
+            mean = proba.masked_fill(~used, 0.0).sum(dim=1) / n_segments.to(torch.float64)[:, None]
+            mean = mean @ getattr(self, f"columns_{i}")
+            fused = mean if fused is None else fused + mean
+        return (fused / len(self.networks)).to(torch.float32), lengths

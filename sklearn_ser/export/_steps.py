@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 from sklearn.preprocessing import StandardScaler
 
@@ -28,11 +29,12 @@ from ..features import (
     VectorAsSequence,
 )
 from ..features._torch_engine import dct_matrix
-from ..models import CRNNClassifier, LSTMClassifier
+from ..models import CRNNClassifier, LSTMClassifier, MultiscaleLSTMClassifier
 from ._sequence_steps import (
     AffineModule,
     ClassifierModule,
     DeltaModule,
+    MultiscaleModule,
     PoolingModule,
     SegmentPoolingModule,
     UtteranceNormalizerModule,
@@ -110,6 +112,25 @@ def _network(path, step, flow, options):
     return ClassifierModule(network), "probabilities"
 
 
+def _multiscale(path, step, flow, options):
+    _expect(path, step, flow, "sequences")
+    scales = []
+    for length, estimator in zip(step.segment_frames, step.estimators_):
+        if type(estimator) not in (LSTMClassifier, CRNNClassifier):
+            refuse(
+                path,
+                step,
+                f"its segment-level estimator is a {type(estimator).__name__}; the graph runs LSTMClassifier and "
+                "CRNNClassifier segments",
+            )
+        module, _ = _network(path, estimator, flow, options)
+        columns = np.zeros((len(estimator.classes_), len(step.classes_)))
+        columns[np.arange(len(estimator.classes_)), np.searchsorted(step.classes_, estimator.classes_)] = 1.0
+        hop = max(1, int(round(length * step.hop_fraction)))
+        scales.append((int(length), hop, module, columns))
+    return MultiscaleModule(scales), "probabilities"
+
+
 def _speaker_normalizer(path, step, flow, options):
     mode = options["speaker_normalizer"]
     if mode == "refuse":
@@ -133,18 +154,22 @@ def _opensmile(path, step, flow, options):
 
 def _speech_encoder(path, step, flow, options):
     _expect(path, step, flow, "waveforms")
-    if step.model_type_ != "whisper":
+    if step.precision != "float32":
         refuse(
             path,
             step,
-            f"the ONNX export covers Whisper encoders only; this is a {step.model_type_} encoder (without an "
-            "attention mask its outputs depend on the padding of a batch)",
+            f"precision={step.precision!r} runs the encoder's products under half-precision autocast, which the "
+            "graph (in float32) does not reproduce; fit it with precision='float32' to export it",
         )
-    if step.precision != "float32":
-        refuse(path, step, f"precision={step.precision!r}: the graph runs the encoder in float32")
+    from ._ssl import PiecewiseEmbedding, SelfSupervisedEncoderModule
     from ._whisper import WhisperEmbeddingModule
 
-    return WhisperEmbeddingModule(step._make_computer()), "sequences" if step.pooling is None else "table"
+    computer = step._make_computer()
+    if step.model_type_ == "whisper":
+        encoder = WhisperEmbeddingModule(computer, pool=False)
+    else:
+        encoder = SelfSupervisedEncoderModule(computer)
+    return PiecewiseEmbedding(encoder, computer), "sequences" if step.pooling is None else "table"
 
 
 BUILDERS = {
@@ -158,6 +183,7 @@ BUILDERS = {
     VectorAsSequence: _vector_as_sequence,
     LSTMClassifier: _network,
     CRNNClassifier: _network,
+    MultiscaleLSTMClassifier: _multiscale,
     SpeakerNormalizer: _speaker_normalizer,
     EGeMAPS: _opensmile,
     EGeMAPSFrames: _opensmile,

@@ -27,11 +27,13 @@ class WhisperEmbeddingModule(nn.Module):
     the 30 s window as the extractor pads it, and the encoder reads the whole
     window unmasked, as it does alone; the hidden states are pooled over the
     utterance's own frames in both cases. Utterances up to the embedder's
-    ``max_duration`` (at most Whisper's 30 s window) are covered; longer
-    ones are cut into pieces by the embedder, which the graph does not do.
+    ``max_duration`` (at most Whisper's 30 s window) are covered; with
+    ``pool=False`` (per-frame states of every row, however ``pooling`` is
+    set) it is the encoder of :class:`~sklearn_ser.export._ssl.PiecewiseEmbedding`,
+    which cuts longer ones into the embedder's pieces.
     """
 
-    def __init__(self, embedding):
+    def __init__(self, embedding, *, pool=True):
         super().__init__()
         extractor = embedding.feature_extractor
         self.n_fft, self.hop = int(extractor.n_fft), int(extractor.hop_length)
@@ -45,7 +47,7 @@ class WhisperEmbeddingModule(nn.Module):
         last = len(self.encoder.layers) if self.layers == "mean" else max(self.layers)
         self.n_run = min(last, len(self.encoder.layers))
         self.final_norm = last == len(self.encoder.layers)
-        self.pooling = None if embedding.pooling is None else PoolingModule(_POOLED[embedding.pooling])
+        self.pooling = None if embedding.pooling is None or not pool else PoolingModule(_POOLED[embedding.pooling])
         self.window_samples = int(extractor.n_samples) if embedding.whisper_input == "padded" else 0
 
     def forward(self, waveforms, lengths):
