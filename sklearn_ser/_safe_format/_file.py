@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .._file_kinds import is_safe_model_head
+from .._file_kinds import is_safe_model_head as is_safe_head
 from .._files import atomic_write
 from ._checks import check_widths
 from ._decode import decode
@@ -95,11 +95,6 @@ def is_safe_file(path):
     except OSError:
         return False
     return is_safe_head(head)
-
-
-def is_safe_head(head):
-    """Whether the first bytes of a file are those of a safe-format file: a zip whose first record names the format."""
-    return is_safe_model_head(head)
 
 
 def _sentence(exc):
