@@ -241,6 +241,7 @@ def _array_items(X):
 
 # A 2-D array with at least this many rows of at most MAX_CHANNELS samples is one recording, not that many waveforms.
 _ONE_RECORDING_ROWS = 1000
+#: The most channels a 2-D waveform may have: beyond it, an axis cannot be told to be the channels.
 MAX_CHANNELS = 8
 
 

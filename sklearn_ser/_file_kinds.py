@@ -27,7 +27,8 @@ _TABLE_FIRST_COLUMNS = {"file", "start", "protocol", "epoch"}
 _overwrite_allowed = contextvars.ContextVar("overwrite_allowed", default=False)
 
 
-def _head(path):
+def file_head(path):
+    """The first bytes of the file at ``path``, by which its kind is told."""
     with open(path, "rb") as fh:
         return fh.read(_HEAD_BYTES)
 
@@ -136,7 +137,7 @@ def check_replaceable(path, kind, *, option=None):
     if _overwrite_allowed.get() or not path.is_file():
         return
     try:
-        head = _head(path)
+        head = file_head(path)
     except OSError:
         return  # unreadable: the write itself reports what is wrong
     if head and not recognizes(head):

@@ -196,11 +196,11 @@ def load_model(model):
         raise IsADirectoryError(f"'{path}' is a directory, not a model file.")
     if not os.path.exists(path):
         raise FileNotFoundError(f"Model file not found: '{path}'.")
+    from ._file_kinds import file_head
     from ._safe_format import is_safe_head, load_safe
 
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)  # the format is told by content (a torch archive names its format first)
+        head = file_head(path)  # the format is told by content (a torch archive names its format first)
     except OSError:
         head = b""  # joblib's reading names the problem
     if is_safe_head(head):

@@ -18,7 +18,7 @@ from numbers import Integral
 
 import numpy as np
 
-from ._estimator_tree import FITTED_MEMBERS
+from ._estimator_tree import named_estimators
 
 
 def reading_rate(estimator):
@@ -43,10 +43,7 @@ def reading_rate(estimator):
 def audio_readers(model, name=""):
     """Every estimator of ``model`` (itself included) that reads audio at a known rate, in the order of the steps.
 
-    The tree is walked as :func:`sklearn_ser._estimator_tree.estimators_of_type`
-    walks it: through a fitted meta-estimator's ``best_estimator_``,
-    ``estimators_`` or ``estimator_`` where it has them, else through
-    ``get_params(deep=False)`` (pipeline steps, union parts, members).
+    The tree is walked as :func:`sklearn_ser._estimator_tree.named_estimators` walks it.
 
     Parameters
     ----------
@@ -61,39 +58,8 @@ def audio_readers(model, name=""):
         name (``"features__mfcc"``; ``name`` for ``model`` itself), the
         estimator, and the rate it reads at.
     """
-    readers = []
-    rate = reading_rate(model)
-    if rate is not None:
-        readers.append((name, model, rate))
-    for child_name, child in _children(model):
-        readers.extend(audio_readers(child, f"{name}__{child_name}" if name else child_name))
-    return readers
-
-
-def _children(estimator):
-    if isinstance(estimator, type):
-        return
-    fitted = [attribute for attribute in FITTED_MEMBERS if hasattr(estimator, attribute)]
-    if fitted:
-        items = [(attribute, getattr(estimator, attribute)) for attribute in fitted]
-    elif hasattr(estimator, "get_params"):
-        items = list(estimator.get_params(deep=False).items())
-    else:
-        return
-    for key, value in items:
-        if _is_estimator(value):
-            yield key, value
-        elif isinstance(value, (list, tuple)):
-            for index, entry in enumerate(value):
-                if isinstance(entry, (list, tuple)) and len(entry) >= 2 and isinstance(entry[0], str):
-                    if _is_estimator(entry[1]):  # (name, estimator) or (name, transformer, columns)
-                        yield entry[0], entry[1]
-                elif _is_estimator(entry):
-                    yield f"{key}[{index}]", entry
-
-
-def _is_estimator(value):
-    return hasattr(value, "get_params") and not isinstance(value, type)
+    readers = [(path, estimator, reading_rate(estimator)) for path, estimator in named_estimators(model, name)]
+    return [reader for reader in readers if reader[2] is not None]
 
 
 def holds_waveforms(X):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-from .._file_kinds import is_safe_model_head as is_safe_head
 from .._files import atomic_write
 from ._checks import check_widths
 from ._decode import decode
@@ -13,7 +12,6 @@ from ._trusted import UntrustedClassError
 
 FORMAT = "sklearn-ser-safe"
 VERSION = 1
-_HEAD_BYTES = 4096
 
 
 class UnsafeFileError(ValueError):
@@ -85,16 +83,6 @@ def _expressed(model):
         return encode(model)
     except InexpressibleError as exc:
         raise InexpressibleError(f"Cannot save the model in the safe format: {exc}") from None
-
-
-def is_safe_file(path):
-    """Whether ``path`` looks like a safe-format file, by its head alone (nothing is unpickled)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(_HEAD_BYTES)
-    except OSError:
-        return False
-    return is_safe_head(head)
 
 
 def _sentence(exc):

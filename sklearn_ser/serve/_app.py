@@ -293,18 +293,20 @@ async def _in_slot(slots, limits, function, *args):
         slots.release()
 
 
-def _duration_problem(path, limits):
-    """Why the audio file at ``path`` is refused before decoding (too long), or None."""
+def _duration(path):
+    """The length in seconds of the audio file at ``path`` from its header, or None if it cannot be read here."""
     import soundfile
 
     try:
-        info = soundfile.info(path)
+        return float(soundfile.info(path).duration)
     except (RuntimeError, OSError, ValueError):
-        return None  # not decodable here: the model's own reading names what is wrong
-    if info.duration > limits["max_duration_seconds"]:
-        return (
-            f"{info.duration:.1f} s of audio, longer than the service's limit of {limits['max_duration_seconds']:g} s"
-        )
+        return None  # the model's own reading names what is wrong
+
+
+def _duration_problem(duration, limits):
+    """Why audio of ``duration`` seconds (None: unknown) is refused before decoding (too long), or None."""
+    if duration is not None and duration > limits["max_duration_seconds"]:
+        return f"{duration:.1f} s of audio, longer than the service's limit of {limits['max_duration_seconds']:g} s"
     return None
 
 
@@ -314,7 +316,7 @@ def _predict_uploads(served, uploads, speaker, limits):
     entries = {}
     readable = []
     for upload in uploads:
-        problem = _duration_problem(upload.path, limits)
+        problem = _duration_problem(_duration(upload.path), limits)
         if problem:
             entries[upload.path] = {"file": upload.filename, "error": problem}
         else:
@@ -344,7 +346,8 @@ def _prediction(filename, row, served):
 def _timeline_of(served, upload, window, hop, vad, speaker, limits):
     from ..timeline import predict_timeline, speech_segments
 
-    problem = _duration_problem(upload.path, limits)
+    duration = _duration(upload.path)
+    problem = _duration_problem(duration, limits)
     if problem:
         raise RequestError(413, f"{upload.filename}: {problem}.")
     detector = None if vad == "none" else vad
@@ -372,9 +375,6 @@ def _timeline_of(served, upload, window, hop, vad, speaker, limits):
         for row in frame.to_dict("records")
     ]
     speech = [] if stretches is None else [{"start": float(s), "end": float(e)} for s, e in stretches.to_numpy()]
-    import soundfile
-
-    duration = float(soundfile.info(upload.path).duration)
     return {"file": upload.filename, "duration": duration, "rows": rows, "speech": speech}
 
 

@@ -10,6 +10,7 @@ import soundfile
 import soxr
 
 from .._audio import (
+    MAX_CHANNELS,
     InvalidAudioError,
     _check_not_truncated,
     _check_samples,
@@ -21,8 +22,6 @@ from .._audio import (
 #: Frames read from the file at a time (about 4 s at 16 kHz).
 BLOCK_FRAMES = 1 << 16
 _SOXR_QUALITY = "HQ"  # the quality of load_audio's "soxr_hq"
-#: The most channels a 2-D waveform may have: beyond it, an axis cannot be told to be the channels.
-MAX_CHANNELS = 8
 _LAYOUTS = (
     f"A waveform must be 1-D (mono) or of shape (n_samples, n_channels) as soundfile.read returns it, "
     f"with at most {MAX_CHANNELS} channels and more than {MAX_CHANNELS} samples"
